@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import * as k8s from "@kubernetes/client-node";
+import { ControlPlane } from "../../lab/harness/control-plane";
+import { PulumiStack } from "../../lab/harness/pulumi";
+import { repoRoot } from "../../lab/harness/tools";
+
+async function gone(read: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await read();
+    return false;
+  } catch (err) {
+    return (err as { code?: number }).code === 404;
+  }
+}
+
+describe("the smoke program through the real Pulumi engine", { timeout: 900_000 }, () => {
+  let cp: ControlPlane;
+  let stack: PulumiStack;
+  let core: k8s.CoreV1Api;
+  const namespace = "smoke-e2e";
+
+  before(async () => {
+    cp = await ControlPlane.start();
+    core = cp.kubeConfig().makeApiClient(k8s.CoreV1Api);
+    stack = await PulumiStack.create({
+      projectDir: path.join(repoRoot, "programs", "smoke"),
+      stack: "e2e",
+      config: { namespace },
+      secrets: { kubeconfig: cp.kubeconfig() },
+    });
+  });
+
+  after(async () => {
+    await stack?.remove();
+    await cp?.stop();
+  });
+
+  it("creates the Namespace and the ConfigMap in the API server", async () => {
+    const up = await stack.up();
+    assert.equal(up.changes.create, 4, `expected stack, provider, namespace and configmap created: ${JSON.stringify(up.changes)}`);
+    const ns = await core.readNamespace({ name: namespace });
+    assert.equal(ns.metadata?.labels?.["app.kubernetes.io/managed-by"], "twinroot");
+    const cm = await core.readNamespacedConfigMap({ name: "twinroot-smoke", namespace });
+    assert.equal(cm.data?.greeting, "hello from twinroot");
+    const outputs = await stack.outputs();
+    assert.equal(outputs.namespace, namespace);
+  });
+
+  it("reports no changes on a second up", async () => {
+    const again = await stack.up();
+    assert.deepEqual(
+      Object.keys(again.changes).filter((k) => k !== "same"),
+      [],
+      JSON.stringify(again.changes),
+    );
+    assert.equal(again.changes.same, 4);
+  });
+
+  it("previews and applies an in-place update of the ConfigMap", async () => {
+    await stack.setConfig("version", "2");
+    const preview = await stack.preview();
+    assert.equal(preview.changes.update, 1, JSON.stringify(preview.changes));
+    await stack.up();
+    const cm = await core.readNamespacedConfigMap({ name: "twinroot-smoke", namespace });
+    assert.equal(cm.data?.version, "2");
+  });
+
+  it("notices drift on refresh after the ConfigMap is changed behind its back", async () => {
+    await core.patchNamespacedConfigMap(
+      { name: "twinroot-smoke", namespace, body: [{ op: "replace", path: "/data/version", value: "edited" }] },
+      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.JsonPatch),
+    );
+    const refresh = await stack.refresh();
+    assert.equal(refresh.changes.update, 1, JSON.stringify(refresh.changes));
+    await stack.up();
+    const cm = await core.readNamespacedConfigMap({ name: "twinroot-smoke", namespace });
+    assert.equal(cm.data?.version, "2", "up after refresh puts the desired value back");
+  });
+
+  it("removes both objects on destroy", async () => {
+    const destroyed = await stack.destroy();
+    assert.equal(destroyed.changes.delete, 4, JSON.stringify(destroyed.changes));
+    assert.ok(await gone(() => core.readNamespacedConfigMap({ name: "twinroot-smoke", namespace })), "configmap is gone");
+    // Namespace deletion is asynchronous in a real cluster: it goes Terminating first, and
+    // without a controller-manager nothing finalizes it, so accept either state.
+    const ns = await core.readNamespace({ name: namespace }).catch((err: { code?: number }) => (err.code === 404 ? undefined : Promise.reject(err)));
+    assert.ok(!ns || ns.metadata?.deletionTimestamp, "namespace is deleted or terminating");
+  });
+});
