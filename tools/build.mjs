@@ -19,9 +19,11 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-const toolsDir = path.dirname(fileURLToPath(import.meta.url));
-const repoRoot = path.dirname(toolsDir);
-const binDir = path.join(repoRoot, ".tools", "bin");
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.dirname(here);
+// Overridable so the builder's own tests can run it on manifests of their own.
+const toolsDir = process.env.TWINROOT_TOOLS_MANIFESTS || here;
+const binDir = process.env.TWINROOT_TOOLS_BIN || path.join(repoRoot, ".tools", "bin");
 const cacheRoot = process.env.TWINROOT_TOOLS_CACHE || path.join(os.homedir(), ".cache", "twinroot", "tools");
 
 const args = new Set(process.argv.slice(2));

@@ -9,8 +9,8 @@ export interface ManagedProcess {
   readonly name: string;
   readonly logFile: string;
   readonly child: ChildProcess;
-  /** Resolves with the exit code once the process has ended. */
-  readonly exited: Promise<number | null>;
+  /** Resolves with the exit code once the process has ended (keeps the event loop alive meanwhile). */
+  wait(): Promise<number | null>;
   /** Stops the process (TERM, then KILL after a grace period) and waits for it. */
   stop(): Promise<void>;
   /** The last lines of its log, for error messages. */
@@ -26,7 +26,8 @@ export function startManaged(name: string, cmd: string, args: string[], logFile:
   const log = fs.openSync(logFile, "a");
   const child = spawn(reaper, [cmd, ...args], { stdio: ["pipe", log, log], env: env ?? process.env });
   fs.closeSync(log);
-  // The pipe must not keep the event loop alive, or a test file would never end.
+  // A server must not keep the event loop alive by itself, or a test file that failed
+  // before its cleanup would never end; whoever waits for it takes a reference.
   child.unref();
   (child.stdin as unknown as { unref?: () => void }).unref?.();
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
@@ -41,10 +42,14 @@ export function startManaged(name: string, cmd: string, args: string[], logFile:
     name,
     logFile,
     child,
-    exited,
     tail,
+    wait() {
+      child.ref();
+      return exited;
+    },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
+      child.ref();
       child.stdin?.end();
       const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
       await exited;
