@@ -62,12 +62,14 @@ describe("the local control plane", { timeout: 300_000 }, () => {
       });
       child.on("exit", (code) => reject(new Error(`fixture exited ${code} before starting`)));
     });
-    const { pids, server } = JSON.parse(line) as { pids: number[]; server: string };
+    const { pids, server, dir } = JSON.parse(line) as { pids: number[]; server: string; dir: string };
     assert.ok(pids.length === 2 && pids.every(alive), "etcd and kube-apiserver are running");
     child.kill("SIGKILL");
     const deadline = Date.now() + 20_000;
     while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     assert.deepEqual(pids.filter(alive), [], `servers of ${server} outlived their parent`);
+    // A killed process cannot clean up after itself; its files are ours to remove.
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 });
 
