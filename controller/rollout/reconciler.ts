@@ -1,0 +1,201 @@
+// One reconcile of one OsRollout: read everything from the informer caches, plan, then
+// write the few things the plan asks for (targets on OsNodes, the status) with the
+// resourceVersion that was read, so a stale cache turns into a conflict and a retry,
+// never into a second decision.
+
+import type { V1Deployment, V1Node, V1Pod, V1PodDisruptionBudget } from "@kubernetes/client-node";
+import { matchesSelector } from "../api/selector";
+import { API_VERSION, type OsNode, type OsNodeTarget, type OsRollout, type OsRolloutStatus } from "../api/types";
+import type { EventRecorder } from "../kube/events";
+import type { Informer } from "../kube/informer";
+import type { Logger } from "../kube/log";
+import type { WorkResult } from "../kube/queue";
+import { DEPLOYMENTS, OSNODES, ROLLOUTS, resourcePath } from "../kube/resources";
+import { isStatus, type Kube } from "../kube/rest";
+import type { Metrics } from "../metrics/metrics";
+import type { NodeView } from "./classify";
+import { getCondition, rolloutStatus } from "./conditions";
+import { podCost } from "./cost";
+import { findOverlaps } from "./overlap";
+import { type Plan, plan, resolveMaxUnavailable } from "./plan";
+import { validateWindows } from "./windows";
+
+/** The caches a reconcile reads. */
+export interface Caches {
+  rollouts: Informer<OsRollout>;
+  nodes: Informer<V1Node>;
+  osNodes: Informer<OsNode>;
+  pods?: Informer<V1Pod>;
+  pdbs?: Informer<V1PodDisruptionBudget>;
+}
+
+/** Label of a node's zone. */
+export const ZONE_LABEL = "topology.kubernetes.io/zone";
+
+/** How often a rollout is reconciled with nothing happening, to catch what no event shows (a window opening). */
+const RESYNC_MS = 60_000;
+
+/** Whether a Node's Ready condition is True. */
+export function nodeReady(n: V1Node): boolean {
+  return n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+}
+
+/** Reconciles OsRollouts. */
+export class RolloutReconciler {
+  constructor(
+    private readonly kube: Kube,
+    private readonly caches: Caches,
+    private readonly events: EventRecorder,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  /** Reconciles the rollout named `name`. */
+  async reconcile(name: string): Promise<WorkResult | undefined> {
+    const rollout = this.caches.rollouts.get(name);
+    if (!rollout || rollout.metadata.deletionTimestamp) return undefined;
+    const now = this.clock();
+    const allNodes = this.caches.nodes.list();
+    const selected = allNodes.filter((n) => matchesSelector(rollout.spec.nodeSelector, n.metadata?.labels));
+    const overlap = findOverlaps(
+      this.caches.rollouts.list(),
+      allNodes.map((n) => ({ name: n.metadata?.name ?? "", labels: n.metadata?.labels ?? {} })),
+    ).get(name);
+    const invalid = validateWindows(rollout.spec.maintenanceWindows);
+    try {
+      resolveMaxUnavailable(rollout.spec.maxUnavailable, selected.length);
+    } catch (err) {
+      invalid.push(`spec.maxUnavailable: ${(err as Error).message}`);
+    }
+    const views = this.views(selected);
+    let p = plan(rollout, views, { now, invalid, overlap });
+    if (p.start.length && rollout.spec.healthCheck?.deployments?.length) {
+      p = plan(rollout, views, { now, invalid, overlap, healthChecks: await this.clusterChecks(rollout) });
+    }
+    await this.apply(rollout, p);
+    const status = rolloutStatus(rollout, p, now);
+    await this.writeStatus(rollout, status);
+    this.observe(rollout, p);
+    const requeue = p.requeueAfterS !== undefined ? Math.min(RESYNC_MS, p.requeueAfterS * 1000 + 1000) : RESYNC_MS;
+    return { requeueAfterMs: requeue };
+  }
+
+  private views(selected: V1Node[]): NodeView[] {
+    const podsByNode = new Map<string, V1Pod[]>();
+    for (const pod of this.caches.pods?.list() ?? []) {
+      const n = pod.spec?.nodeName;
+      if (!n) continue;
+      const list = podsByNode.get(n);
+      if (list) list.push(pod);
+      else podsByNode.set(n, [pod]);
+    }
+    const pdbs = this.caches.pdbs?.list() ?? [];
+    return selected.map((n) => {
+      const name = n.metadata?.name ?? "";
+      return {
+        name,
+        labels: n.metadata?.labels ?? {},
+        zone: n.metadata?.labels?.[ZONE_LABEL] ?? "",
+        ready: nodeReady(n),
+        unschedulable: n.spec?.unschedulable === true,
+        osNode: this.caches.osNodes.get(name),
+        podCost: podCost(podsByNode.get(name) ?? [], pdbs),
+      };
+    });
+  }
+
+  private async clusterChecks(rollout: OsRollout): Promise<{ ok: boolean; message: string }> {
+    const bad: string[] = [];
+    for (const d of rollout.spec.healthCheck?.deployments ?? []) {
+      try {
+        const dep = await this.kube.request<V1Deployment>("GET", resourcePath(DEPLOYMENTS, { namespace: d.namespace, name: d.name }));
+        const want = d.minAvailable ?? dep.spec?.replicas ?? 1;
+        const have = dep.status?.availableReplicas ?? 0;
+        if (have < want) bad.push(`deployment ${d.namespace}/${d.name} has ${have} of ${want} replicas available`);
+      } catch (err) {
+        bad.push(`deployment ${d.namespace}/${d.name}: ${isStatus(err, 404) ? "not found" : (err as Error).message}`);
+      }
+    }
+    return bad.length ? { ok: false, message: bad.join("; ") } : { ok: true, message: "all health checks hold" };
+  }
+
+  private target(rollout: OsRollout): OsNodeTarget {
+    const t: OsNodeTarget = { rollout: rollout.metadata.name ?? "", image: rollout.spec.image };
+    if (rollout.spec.drain) t.drain = rollout.spec.drain;
+    if (rollout.spec.healthCheck) t.healthCheck = rollout.spec.healthCheck;
+    if (rollout.spec.failure?.failedNodePolicy) t.failedNodePolicy = rollout.spec.failure.failedNodePolicy;
+    return t;
+  }
+
+  /** Writes the target of every node the plan starts or retargets; a conflict aborts the reconcile for a retry. */
+  private async apply(rollout: OsRollout, p: Plan): Promise<void> {
+    const target = this.target(rollout);
+    const rname = rollout.metadata.name ?? "";
+    for (const name of [...p.retarget, ...p.start]) {
+      const existing = this.caches.osNodes.get(name);
+      let written: OsNode;
+      if (existing) {
+        written = await this.kube.request<OsNode>("PATCH", resourcePath(OSNODES, { name }), {
+          // The resourceVersion makes the patch conditional on the state the plan saw.
+          body: { metadata: { resourceVersion: existing.metadata.resourceVersion }, spec: { target } },
+          contentType: "application/merge-patch+json",
+        });
+      } else {
+        written = await this.kube.request<OsNode>("POST", resourcePath(OSNODES), {
+          body: { apiVersion: API_VERSION, kind: "OsNode", metadata: { name }, spec: { nodeName: name, target } },
+        });
+      }
+      this.caches.osNodes.update(written);
+      const retarget = p.retarget.includes(name);
+      this.metrics.nodesStarted.inc({ rollout: rname });
+      this.log.info(retarget ? "node retargeted" : "node started", { rollout: rname, node: name, version: target.image.version });
+      void this.events.record(
+        { apiVersion: API_VERSION, kind: "OsRollout", name: rname, uid: rollout.metadata.uid },
+        "Normal",
+        retarget ? "NodeRetargeted" : "NodeStarted",
+        `${retarget ? "retargeted" : "started"} node ${name} to ${target.image.version}`,
+      );
+    }
+  }
+
+  private async writeStatus(rollout: OsRollout, status: OsRolloutStatus): Promise<void> {
+    const prev = rollout.status ?? {};
+    if (JSON.stringify(normalize(prev)) === JSON.stringify(normalize(status))) return;
+    const name = rollout.metadata.name ?? "";
+    const written = await this.kube.request<OsRollout>("PUT", resourcePath(ROLLOUTS, { name, sub: "status" }), {
+      body: { ...rollout, apiVersion: API_VERSION, kind: "OsRollout", status },
+    });
+    this.caches.rollouts.update(written);
+    const ref = { apiVersion: API_VERSION, kind: "OsRollout", name, uid: rollout.metadata.uid };
+    for (const type of ["Complete", "Degraded"]) {
+      const before = getCondition(prev.conditions, type);
+      const after = getCondition(status.conditions, type);
+      if (after && (before?.status !== after.status || before?.reason !== after.reason) && (after.status === "True" || before?.status === "True")) {
+        void this.events.record(ref, type === "Degraded" && after.status === "True" ? "Warning" : "Normal", after.reason, after.message);
+      }
+    }
+    if (prev.targetVersion && prev.targetVersion !== status.targetVersion) {
+      void this.events.record(ref, "Normal", "Superseded", `rollout to ${prev.targetVersion} superseded by ${status.targetVersion}`);
+    }
+  }
+
+  private observe(rollout: OsRollout, p: Plan): void {
+    const r = rollout.metadata.name ?? "";
+    const c = p.counts;
+    for (const [state, v] of Object.entries({
+      updated: c.updated,
+      inProgress: c.inProgress,
+      failed: c.failed,
+      pending: c.pending,
+      unavailable: c.unavailable,
+    })) {
+      this.metrics.rolloutNodes.set({ rollout: r, state }, v);
+    }
+  }
+}
+
+/** The status without fields that do not change its meaning, for comparison. */
+function normalize(s: OsRolloutStatus): OsRolloutStatus {
+  return { ...s, conditions: [...(s.conditions ?? [])].sort((a, b) => a.type.localeCompare(b.type)) };
+}

@@ -1,0 +1,180 @@
+// Lab nodes: Node objects kept as a kubelet keeps them (Ready, nodeInfo.osImage and
+// bootID of the booted slot), pods bound to them set Running and finalized after a
+// graceful delete, and per node a proxy talking to that node's agent. A lab reboot stops
+// the proxy (its memory is lost, as on a real reboot), takes the Node NotReady, boots the
+// slot the agent's boot selection picks, and starts a fresh proxy.
+
+import { randomUUID } from "node:crypto";
+import type { KubeConfig, V1Node, V1Pod } from "@kubernetes/client-node";
+import { sleep } from "../../controller/kube/backoff";
+import { Informer } from "../../controller/kube/informer";
+import { type Logger, silentLogger } from "../../controller/kube/log";
+import { NODES, PODS, resourcePath } from "../../controller/kube/resources";
+import { isStatus, Kube } from "../../controller/kube/rest";
+import { NodeProxy } from "../../controller/proxy/proxy";
+import type { LabAgent } from "./lab-agent";
+
+/** Options of one {@link LabNode}. */
+export interface LabNodeOptions {
+  kubeConfig: KubeConfig;
+  name: string;
+  agent: LabAgent;
+  labels?: Record<string, string>;
+  /** How long a reboot keeps the node NotReady. Default 300 ms. */
+  rebootMs?: number;
+  /** Run a proxy for the node. Default true. */
+  proxy?: boolean;
+  log?: Logger;
+}
+
+/** `nodeInfo.osImage` for a version. */
+export const osImageOf = (version: string) => `twinroot ${version}`;
+
+/** One lab node. */
+export class LabNode {
+  readonly kube: Kube;
+  private proxy?: NodeProxy;
+  private readonly pods: Informer<V1Pod>;
+  private stopped = false;
+  private rebooting?: Promise<void>;
+  /** Reboots done. */
+  reboots = 0;
+
+  constructor(private readonly opts: LabNodeOptions) {
+    this.kube = new Kube(opts.kubeConfig, undefined, `lab-node/${opts.name}`);
+    this.pods = new Informer<V1Pod>(this.kube, PODS, { log: opts.log ?? silentLogger, fieldSelector: `spec.nodeName=${opts.name}` });
+    this.pods.on((ev, pod) => {
+      if (ev !== "delete") void this.kubelet(pod);
+    });
+    opts.agent.onReboot = () => {
+      this.rebooting ??= this.reboot().finally(() => {
+        this.rebooting = undefined;
+      });
+    };
+  }
+
+  get name(): string {
+    return this.opts.name;
+  }
+
+  /** Registers the Node (Ready, reporting the booted version) and starts the kubelet loop and proxy. */
+  async start(): Promise<void> {
+    const version = (await this.opts.agent.status()).slots[this.opts.agent.booted].version ?? "unknown";
+    try {
+      await this.kube.request("POST", resourcePath(NODES), {
+        body: { apiVersion: "v1", kind: "Node", metadata: { name: this.name, labels: { "kubernetes.io/hostname": this.name, ...this.opts.labels } } },
+      });
+    } catch (err) {
+      if (!isStatus(err, 409)) throw err;
+    }
+    await this.setStatus(true, version, randomUUID());
+    await this.pods.start();
+    await this.startProxy();
+  }
+
+  private async startProxy(): Promise<void> {
+    if (this.opts.proxy === false || this.stopped) return;
+    this.proxy = new NodeProxy({
+      kubeConfig: this.opts.kubeConfig,
+      nodeName: this.name,
+      agent: this.opts.agent,
+      log: this.opts.log ?? silentLogger,
+      resyncMs: 2000,
+    });
+    await this.proxy.start();
+  }
+
+  /** Sets the Ready condition, osImage and bootID, as a kubelet's status update does. */
+  async setStatus(ready: boolean, version: string, bootID?: string): Promise<void> {
+    const now = new Date().toISOString();
+    const node = await this.kube.request<V1Node>("GET", resourcePath(NODES, { name: this.name }));
+    const nodeInfo = {
+      machineID: this.name,
+      systemUUID: this.name,
+      bootID: bootID ?? node.status?.nodeInfo?.bootID ?? randomUUID(),
+      kernelVersion: "6.1.0-lab",
+      osImage: osImageOf(version),
+      containerRuntimeVersion: "lab://1.0",
+      kubeletVersion: "v1.34.0",
+      kubeProxyVersion: "",
+      operatingSystem: "linux",
+      architecture: "amd64",
+    };
+    const condition = {
+      type: "Ready",
+      status: readyStatus(ready),
+      reason: ready ? "KubeletReady" : "Rebooting",
+      message: ready ? "lab node is ready" : "lab node is rebooting",
+      lastHeartbeatTime: now,
+      lastTransitionTime: now,
+    };
+    await this.kube.request("PATCH", resourcePath(NODES, { name: this.name, sub: "status" }), {
+      body: {
+        status: {
+          conditions: [condition],
+          nodeInfo,
+          capacity: { cpu: "4", memory: "8Gi", pods: "110" },
+          allocatable: { cpu: "4", memory: "8Gi", pods: "110" },
+        },
+      },
+      contentType: "application/strategic-merge-patch+json",
+    });
+  }
+
+  /** What a kubelet does for a pod bound here: run it, or finish its graceful deletion. */
+  private async kubelet(pod: V1Pod): Promise<void> {
+    const name = pod.metadata?.name ?? "";
+    const namespace = pod.metadata?.namespace ?? "";
+    try {
+      if (pod.metadata?.deletionTimestamp) {
+        // Containers stop within the grace period; the lab's stop at once (bounded at 1 s).
+        await sleep(Math.min(1000, (pod.metadata.deletionGracePeriodSeconds ?? 0) * 1000));
+        await this.kube.request("DELETE", resourcePath(PODS, { namespace, name }), {
+          body: { gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid } },
+        });
+      } else if (pod.status?.phase !== "Running") {
+        const now = new Date().toISOString();
+        await this.kube.request("PATCH", resourcePath(PODS, { namespace, name, sub: "status" }), {
+          body: {
+            status: {
+              phase: "Running",
+              conditions: [{ type: "Ready", status: "True", lastTransitionTime: now }],
+              startTime: now,
+            },
+          },
+          contentType: "application/merge-patch+json",
+        });
+      }
+    } catch (err) {
+      if (!isStatus(err, 404, 409)) (this.opts.log ?? silentLogger).warn("lab kubelet failed", { pod: name, err });
+    }
+  }
+
+  private async reboot(): Promise<void> {
+    this.reboots++;
+    const proxy = this.proxy;
+    this.proxy = undefined;
+    // The proxy dies with the machine; it must not finish anything after this point.
+    const stopping = proxy?.stop();
+    await this.setStatus(false, this.opts.agent.slots[this.opts.agent.booted].version ?? "unknown");
+    await stopping;
+    await sleep(this.opts.rebootMs ?? 300);
+    if (this.stopped) return;
+    const version = this.opts.agent.boot();
+    await this.setStatus(true, version, randomUUID());
+    await this.startProxy();
+  }
+
+  /** Stops the proxy and the kubelet loop (the Node object stays). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.rebooting;
+    await this.proxy?.stop();
+    await this.pods.stop();
+    this.kube.close();
+  }
+}
+
+function readyStatus(ready: boolean): "True" | "False" {
+  return ready ? "True" : "False";
+}
