@@ -1,0 +1,137 @@
+// Builds small versioned OS images for the lab and the tests: an ext4 root filesystem
+// with /etc/os-release carrying the version, Debian's cloud kernel and a busybox
+// initramfs in /boot. Built images are cached outside the clone, keyed by their inputs.
+
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { run } from "./loop";
+
+/** A slot image: the bytes `stage` writes into a root slot. */
+export interface OsImage {
+  version: string;
+  variant: OsVariant;
+  /** The raw ext4 image. */
+  path: string;
+  /** SHA-256 of the image, lower-case hex. */
+  digest: string;
+  size: number;
+}
+
+/** `good` boots and reports its version; `panic` makes the kernel panic at boot. */
+export type OsVariant = "good" | "panic";
+
+/** Where built artifacts are kept between runs (`TWINROOT_CACHE` overrides `~/.cache/twinroot`). */
+export function cacheDir(): string {
+  const dir = path.join(process.env.TWINROOT_CACHE ?? path.join(os.homedir(), ".cache", "twinroot"), "images");
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** The kernel and modules from the installed linux-image-cloud-amd64. */
+export function findKernel(): { version: string; vmlinuz: string; modules: string } {
+  const names = fs
+    .readdirSync("/boot")
+    .filter((f) => /^vmlinuz-.*-cloud-amd64$/.test(f))
+    .sort();
+  const vmlinuz = names.at(-1);
+  if (!vmlinuz) throw new Error("image builder: no /boot/vmlinuz-*-cloud-amd64; install linux-image-cloud-amd64");
+  const version = vmlinuz.slice("vmlinuz-".length);
+  return { version, vmlinuz: path.join("/boot", vmlinuz), modules: path.join("/lib/modules", version) };
+}
+
+/** Virtio modules the initramfs loads to see the VM's disk (the cloud kernel has them as modules). */
+const MODULES = [
+  "drivers/virtio/virtio_ring.ko",
+  "drivers/virtio/virtio.ko",
+  "drivers/virtio/virtio_pci_legacy_dev.ko",
+  "drivers/virtio/virtio_pci_modern_dev.ko",
+  "drivers/virtio/virtio_pci.ko",
+  "drivers/block/virtio_blk.ko",
+];
+
+/** Hashes a file (streamed is not needed: images here are tens of MiB). */
+export function sha256File(file: string): string {
+  return createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+}
+
+function buildInitramfs(dir: string, variant: OsVariant, out: string): void {
+  const k = findKernel();
+  const root = path.join(dir, "initramfs");
+  for (const d of ["bin", "dev", "proc", "sys", "mnt", "etc", "lib/modules"]) fs.mkdirSync(path.join(root, d), { recursive: true });
+  fs.copyFileSync("/bin/busybox", path.join(root, "bin/busybox"));
+  fs.copyFileSync(path.join(__dirname, "init.sh"), path.join(root, "init"));
+  fs.chmodSync(path.join(root, "init"), 0o755);
+  fs.chmodSync(path.join(root, "bin/busybox"), 0o755);
+  fs.writeFileSync(path.join(root, "etc/twinroot-variant"), `${variant}\n`);
+  for (const m of MODULES) {
+    const src = path.join(k.modules, "kernel", m);
+    const xz = `${src}.xz`;
+    const dst = path.join(root, "lib/modules", path.basename(m));
+    if (fs.existsSync(src)) fs.copyFileSync(src, dst);
+    else fs.writeFileSync(dst, run("xz", ["-dc", xz]));
+  }
+  const files = run("find", [".", "-mindepth", "1"], { cwd: root }).trim().split("\n").sort().join("\n");
+  const cpio = run("sh", ["-c", `cpio -o -H newc --quiet | gzip -1 > ${JSON.stringify(out)}`], { cwd: root, input: `${files}\n` });
+  void cpio;
+}
+
+/**
+ * Builds (or takes from the cache) the image of `version`. `sizeMiB` is the filesystem
+ * size; the result is exactly that many MiB so it fits a slot of that size.
+ */
+export function buildOsImage(version: string, variant: OsVariant = "good", sizeMiB = 24): OsImage {
+  if (!/^[A-Za-z0-9._-]+$/.test(version)) throw new Error(`image builder: bad version ${JSON.stringify(version)}`);
+  const k = findKernel();
+  const inputs = JSON.stringify({
+    v: 2,
+    version,
+    variant,
+    sizeMiB,
+    kernel: k.version,
+    kernelSize: fs.statSync(k.vmlinuz).size,
+    busybox: fs.statSync("/bin/busybox").size,
+    init: fs.readFileSync(path.join(__dirname, "init.sh"), "utf8"),
+  });
+  const key = createHash("sha256").update(inputs).digest("hex").slice(0, 16);
+  const out = path.join(cacheDir(), `os-${version}-${variant}-${key}.img`);
+  const meta = `${out}.json`;
+  if (fs.existsSync(out) && fs.existsSync(meta)) return JSON.parse(fs.readFileSync(meta, "utf8")) as OsImage;
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "twinroot-osimg-"));
+  try {
+    const rootfs = path.join(dir, "rootfs");
+    fs.mkdirSync(path.join(rootfs, "etc"), { recursive: true });
+    fs.mkdirSync(path.join(rootfs, "boot"), { recursive: true });
+    fs.writeFileSync(
+      path.join(rootfs, "etc/os-release"),
+      `NAME="twinroot lab OS"\nID=twinroot-lab\nVERSION_ID=${version}\nPRETTY_NAME="twinroot lab OS ${version}"\nTWINROOT_VARIANT=${variant}\n`,
+    );
+    fs.copyFileSync(k.vmlinuz, path.join(rootfs, "boot/vmlinuz"));
+    buildInitramfs(dir, variant, path.join(rootfs, "boot/initrd.img"));
+    const tmp = `${out}.${process.pid}.tmp`;
+    run("truncate", ["-s", `${sizeMiB}M`, tmp]);
+    // Fixed UUID and hash seed keep the metadata of a rebuild close to the previous one;
+    // the cache key, not the bytes, is what identifies an image.
+    run("mkfs.ext4", [
+      "-q",
+      "-F",
+      "-L",
+      "twinroot-os",
+      "-U",
+      "5d5c0c3e-8c8a-4bde-9d43-000000000001",
+      "-E",
+      "root_owner=0:0,hash_seed=5d5c0c3e-8c8a-4bde-9d43-000000000002",
+      "-d",
+      rootfs,
+      tmp,
+    ]);
+    const image: OsImage = { version, variant, path: out, digest: sha256File(tmp), size: fs.statSync(tmp).size };
+    fs.renameSync(tmp, out);
+    fs.writeFileSync(meta, JSON.stringify(image));
+    return image;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
