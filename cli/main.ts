@@ -11,7 +11,9 @@ export interface Command {
 }
 
 // Loaded lazily so `twinroot --version` does not pay for every module.
-const commands: Record<string, () => Promise<Command>> = {};
+const commands: Record<string, () => Promise<Command>> = {
+  ignition: async () => (await import("./ignition.js")).ignitionCommand,
+};
 
 // Walks up because this file runs both from cli/ (sources) and dist/cli/ (built).
 function version(): string {

@@ -35,8 +35,11 @@ function npmPackages() {
   const stamp = path.join(root, "node_modules", ".twinroot-lock-sha256");
   const want = createHash("sha256").update(fs.readFileSync(lock)).digest("hex");
   if (fs.existsSync(stamp) && fs.readFileSync(stamp, "utf8") === want) return;
-  log("installing npm packages (npm ci)");
-  if (sh("npm", ["ci", "--no-audit", "--no-fund"]) !== 0) fail("npm ci failed");
+  // Not `npm ci`: npm 11 rejects its own lock file as "out of sync" when it lacks the
+  // optional platform packages of other systems (Biome's). `npm install` with the lock
+  // present installs exactly the locked versions and leaves the lock alone.
+  log("installing npm packages (npm install, from package-lock.json)");
+  if (sh("npm", ["install", "--no-audit", "--no-fund"]) !== 0) fail("npm install failed");
   fs.writeFileSync(stamp, want);
 }
 
