@@ -135,6 +135,9 @@ export class ControlPlane {
             "--authorization-mode=Node,RBAC",
             "--allow-privileged=true",
             "--profiling=false",
+            // With a loopback advertise address the endpoint reconciler logs an error every
+            // 10 s ("may not be in the loopback range"); the lab has no in-cluster clients.
+            "--endpoint-reconciler-type=none",
             `--cert-dir=${path.join(dir, "apiserver-certs")}`,
             ...(opts.apiserverArgs ?? []),
           ],
