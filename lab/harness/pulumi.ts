@@ -105,12 +105,23 @@ export class PulumiStack {
       PULUMI_SKIP_CONFIRMATIONS: "true",
       PULUMI_DIY_BACKEND_NO_LEGACY_WARNING: "true",
       NO_COLOR: "1",
+      // --event-log (the engine's structured events, as the Automation API reads them)
+      // is only registered when debug commands are on.
+      PULUMI_DEBUG_COMMANDS: "true",
       ...opts.env,
     };
     delete env.PULUMI_ACCESS_TOKEN;
-    const configFile = path.join(stateDir, `Pulumi.${stack}.yaml`);
-    const s = new PulumiStack(path.resolve(opts.projectDir), stack, stateDir, configFile, env, opts.timeoutMs ?? 600_000);
-    await s.run(["stack", "init", stack, "--secrets-provider", "passphrase"], { configFile: true });
+    const projectDir = path.resolve(opts.projectDir);
+    // A stack file kept with the program (Pulumi.local.yaml) is the user's config and is
+    // used in place. Otherwise the stack's config lives in the state dir, so parallel
+    // tests on one program never share or leave files; `stack init` has no
+    // --config-file flag, so the file it writes next to the program is moved there.
+    const projectFile = path.join(projectDir, `Pulumi.${stack}.yaml`);
+    const userOwned = fs.existsSync(projectFile);
+    const configFile = userOwned ? projectFile : path.join(stateDir, `Pulumi.${stack}.yaml`);
+    const s = new PulumiStack(projectDir, stack, stateDir, configFile, env, opts.timeoutMs ?? 600_000);
+    await s.run(["stack", "init", stack, "--secrets-provider", "passphrase"]);
+    if (!userOwned && fs.existsSync(projectFile)) fs.renameSync(projectFile, configFile);
     for (const [k, v] of Object.entries(opts.config ?? {})) await s.setConfig(k, v);
     for (const [k, v] of Object.entries(opts.secrets ?? {})) await s.setConfig(k, v, true);
     return s;
@@ -143,13 +154,13 @@ export class PulumiStack {
 
   /** The stack's outputs, secrets shown. */
   async outputs(): Promise<Record<string, unknown>> {
-    const r = await this.run(["stack", "output", "--json", "--show-secrets", "--stack", this.stack], { configFile: true });
+    const r = await this.run(["stack", "output", "--json", "--show-secrets", "--stack", this.stack]);
     return JSON.parse(r.stdout) as Record<string, unknown>;
   }
 
   /** Removes the stack and its state folder. */
   async remove(): Promise<void> {
-    await this.run(["stack", "rm", this.stack, "--yes", "--force"], { configFile: true, allowFailure: true });
+    await this.run(["stack", "rm", this.stack, "--yes", "--force"], { allowFailure: true });
     fs.rmSync(this.stateDir, { recursive: true, force: true });
   }
 
@@ -165,7 +176,10 @@ export class PulumiStack {
 
   private run(args: string[], opts: { configFile?: boolean; eventLog?: string; allowFailure?: boolean } = {}): Promise<PulumiResult> {
     const bin = toolPath("pulumi");
-    const argv = opts.configFile ? [...args, "--config-file", this.configFile] : args;
+    // Flags must precede a `--`, after which everything is a positional value.
+    const dashes = args.indexOf("--");
+    const at = dashes === -1 ? args.length : dashes;
+    const argv = opts.configFile ? [...args.slice(0, at), "--config-file", this.configFile, ...args.slice(at)] : args;
     return new Promise((resolve, reject) => {
       const child = spawn(bin, argv, { cwd: this.projectDir, env: this.env, stdio: ["ignore", "pipe", "pipe"] });
       let stdout = "";

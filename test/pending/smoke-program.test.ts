@@ -26,7 +26,7 @@ describe("the smoke program through the real Pulumi engine", { timeout: 900_000 
     core = cp.kubeConfig().makeApiClient(k8s.CoreV1Api);
     stack = await PulumiStack.create({
       projectDir: path.join(repoRoot, "programs", "smoke"),
-      stack: "e2e",
+      stack: `e2e-${process.pid}`,
       config: { namespace },
       secrets: { kubeconfig: cp.kubeconfig() },
     });
