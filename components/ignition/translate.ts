@@ -213,6 +213,12 @@ interface TreeState {
   exists: (p: string) => boolean;
 }
 
+// A tree entry that lands on a path storage already declares with other contents or
+// another node type; `where` names the section to take it out of.
+function treeConflict(ctx: TranslateCtx, at: PathStep[], dest: string, where: string): void {
+  ctx.problems.error("bad-tree", at, "matching filesystem node has existing contents or different type", `remove ${dest} from the tree or from ${where}`);
+}
+
 // Go's filepath.Walk: lexical order, directories entered, symlinks not followed.
 function walkTree(ctx: TranslateCtx, at: PathStep[], root: string, dir: string, destBase: string, s: TreeState): void {
   const names = fs.readdirSync(dir).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
@@ -225,22 +231,12 @@ function walkTree(ctx: TranslateCtx, at: PathStep[], root: string, dir: string, 
       let file = s.files.get(dest);
       if (file) {
         if (file.contents?.source) {
-          ctx.problems.error(
-            "bad-tree",
-            at,
-            "matching filesystem node has existing contents or different type",
-            `remove ${dest} from the tree or from storage.files`,
-          );
+          treeConflict(ctx, at, dest, "storage.files");
           continue;
         }
       } else {
         if (s.exists(dest)) {
-          ctx.problems.error(
-            "bad-tree",
-            at,
-            "matching filesystem node has existing contents or different type",
-            `remove ${dest} from the tree or from storage`,
-          );
+          treeConflict(ctx, at, dest, "storage");
           continue;
         }
         file = { path: dest };
@@ -255,22 +251,12 @@ function walkTree(ctx: TranslateCtx, at: PathStep[], root: string, dir: string, 
       let link = s.links.get(dest);
       if (link) {
         if (link.target) {
-          ctx.problems.error(
-            "bad-tree",
-            at,
-            "matching filesystem node has existing contents or different type",
-            `remove ${dest} from the tree or from storage.links`,
-          );
+          treeConflict(ctx, at, dest, "storage.links");
           continue;
         }
       } else {
         if (s.exists(dest)) {
-          ctx.problems.error(
-            "bad-tree",
-            at,
-            "matching filesystem node has existing contents or different type",
-            `remove ${dest} from the tree or from storage`,
-          );
+          treeConflict(ctx, at, dest, "storage");
           continue;
         }
         link = { path: dest };
