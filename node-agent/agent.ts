@@ -31,6 +31,27 @@ import { AGENT_STATE_FILE, GRUB_DIR, isSlotName, SLOT_CMDLINE_PARAM, SLOT_NAMES,
 import { readAgentState, writeAgentState } from "./slots/state";
 import { AGENT_VERSION } from "./version";
 
+/** The file `cmd` runs: itself when it has a slash, else the first match on PATH; undefined when not executable. */
+export function findExecutable(cmd: string, pathVar = process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin"): string | undefined {
+  const candidates = cmd.includes("/")
+    ? [cmd]
+    : pathVar
+        .split(":")
+        .filter(Boolean)
+        .map((d) => path.join(d, cmd));
+  for (const c of candidates) {
+    try {
+      if (fs.statSync(c).isFile()) {
+        fs.accessSync(c, fs.constants.X_OK);
+        return c;
+      }
+    } catch {
+      // Not there or not executable: the next one.
+    }
+  }
+  return undefined;
+}
+
 /** Reads `twinroot.slot=` from a kernel command line. */
 export function slotFromCmdline(cmdline: string): SlotName | undefined {
   for (const word of cmdline.trim().split(/\s+/)) {
@@ -238,12 +259,17 @@ export class Agent {
     });
   }
 
-  /** Runs the reboot command shortly after returning, so the answer reaches the caller first. */
+  /**
+   * Runs the reboot command shortly after returning, so the answer reaches the caller
+   * first; a command that is not there (or not executable) is `reboot-failed` at once.
+   */
   reboot(): Promise<RebootResult> {
     return this.exclusive("reboot", () => {
       const [cmd, ...args] = this.cfg.rebootCommand;
+      const exe = findExecutable(cmd as string);
+      if (!exe) throw new AgentError("reboot-failed", `reboot: ${cmd} is not an executable file (rebootCommand in the agent config)`);
       setTimeout(() => {
-        const child = spawn(cmd as string, args, { stdio: "ignore", detached: true });
+        const child = spawn(exe, args, { stdio: "ignore", detached: true });
         child.on("error", (err) => process.stderr.write(`twinroot-agent: reboot: ${err.message}\n`));
         child.unref();
       }, 200).unref();

@@ -30,7 +30,11 @@ export interface AgentConfig {
   caFile?: string;
   /** Allow `http://` image URLs (with a digest). Default false. */
   allowHttp: boolean;
-  /** Flush and record a resume point every this many bytes of an uncompressed image. Default 64 MiB. */
+  /**
+   * Flush every this many bytes of a stage: the flushed part is read back and verified
+   * while the rest downloads, and is a resume point (raw images, multi-frame zstd images).
+   * 0: flush and read back only at the end. Default 64 MiB.
+   */
   checkpointBytes: number;
   /** Reconnects of a broken download. Default 5. */
   downloadRetries: number;

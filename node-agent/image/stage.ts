@@ -1,7 +1,8 @@
 // The `stage` operation: RAUC's install order. Check what can be checked without
 // touching the disk (parameters, scheme, signature), mark the target slot bad in one
-// atomic grubenv write, record it as being written, stream-download-decompress-hash-write,
-// fsync, read back and compare, and only then record the slot as staged. Activating it
+// atomic grubenv write, record it as being written, stream-download-decompress-hash-write
+// (each flushed part read back from the device while the rest downloads), fsync, read
+// back the rest, compare both digests, and only then record the slot as staged. Activating it
 // is a separate, later step. A crash anywhere leaves the target unbootable and the
 // booted slot untouched.
 
@@ -14,10 +15,12 @@ import type { StageParams, StageResult } from "../rpc/protocol";
 import type { DiskLayout } from "../slots/disk";
 import type { SlotName } from "../slots/layout";
 import { readAgentState, type StageCheckpoint, updateSlotRecord } from "../slots/state";
-import { decompress } from "./decompress";
+import { type Decompressor, decompressor, type Format } from "./decompress";
+import type { Sink } from "./flow";
 import { DIGEST_RE, verifyDigestSignature } from "./signature";
 import { checkUrl, openSource } from "./source";
-import { readBack, writeImage } from "./writer";
+import { ALIGN, SlotWriter } from "./writer";
+import { ZstdFrames } from "./zstdframes";
 
 /** What `stage` needs from the agent. */
 export interface StageContext {
@@ -63,9 +66,12 @@ export async function stage(p: StageParams, ctx: StageContext): Promise<StageRes
   ctx.chooser.update((s) => markBad(s, target));
   failpoint("stage:marked-bad");
 
-  // A checkpoint is only good for the same URL and digest (an uncompressed image).
+  // A checkpoint is only good for the same URL and digest, and the same kind of image
+  // (raw, or zstd in several frames).
   const cp = before.checkpoint;
-  const resume = cp && p.digest && cp.url === p.url && cp.digest === p.digest && (p.compression ?? "auto") !== "gzip" ? cp : undefined;
+  const compression = p.compression ?? "auto";
+  const sameKind = cp?.zstdOffset !== undefined ? compression === "auto" || compression === "zstd" : compression === "auto" || compression === "none";
+  const resume = cp && p.digest && cp.url === p.url && cp.digest === p.digest && sameKind ? cp : undefined;
   const base = { ...(p.version ? { version: p.version } : {}), ...(p.digest ? { digest: p.digest } : {}), url: p.url };
   updateSlotRecord(ctx.stateFile, target, { content: "writing", ...base, ...(resume ? { checkpoint: resume } : {}) });
   failpoint("stage:recorded-writing");
@@ -73,41 +79,92 @@ export async function stage(p: StageParams, ctx: StageContext): Promise<StageRes
   try {
     if (p.size !== undefined && p.size > part.sizeBytes)
       throw new AgentError("slot-too-small", `the image (${p.size} bytes) is larger than slot ${target} (${part.sizeBytes} bytes)`);
+    // Raw: O_DIRECT writes start on a block boundary, so the few bytes before it come again.
+    // zstd: at the start of the frame.
+    const resumeAt = !resume ? 0 : (resume.zstdOffset ?? Math.floor(resume.bytes / ALIGN) * ALIGN);
     const source = await openSource({
       url: p.url,
       allowHttp: ctx.allowHttp,
       retries: ctx.retries,
       ...(ctx.caPem ? { ca: ctx.caPem } : {}),
-      ...(resume ? { startAt: resume.bytes, ...(resume.etag ? { etag: resume.etag } : {}) } : {}),
+      ...(resume && resumeAt > 0 ? { startAt: resumeAt, ...(resume.etag ? { etag: resume.etag } : {}) } : {}),
     });
-    const resumedFrom = source.info.offset;
-    // Mid-file bytes have no magic number: a resumed transfer is the raw image.
-    const { format, chunks } = await decompress(source.chunks, resumedFrom > 0 ? "none" : (p.compression ?? "auto"));
-    if (format === "none" && source.info.totalBytes !== undefined && source.info.totalBytes > part.sizeBytes)
-      throw new AgentError("slot-too-small", `the image (${source.info.totalBytes} bytes) is larger than slot ${target} (${part.sizeBytes} bytes)`);
+    // Whether the server continued where asked (it may have sent the whole file instead).
+    const continued = source.info.offset > 0;
+    const zstdResume = continued && resume?.zstdOffset !== undefined;
+    const resumedFrom = !continued ? 0 : zstdResume ? (resume as StageCheckpoint).bytes : source.info.offset;
+    // Frame boundaries of a zstd image, for its checkpoints; a raw image stops it at once.
+    const frames = new ZstdFrames(zstdResume ? { source: source.info.offset, bytes: resumedFrom } : undefined);
     const started = Date.now();
-    const canResume = format === "none" && !!p.digest && ctx.checkpointBytes > 0;
-    const written = await writeImage(chunks, {
-      device: part.device,
-      capacity: part.sizeBytes,
-      startAt: resumedFrom,
-      checkpointEvery: canResume ? ctx.checkpointBytes : 0,
-      onCheckpoint: (bytes) => {
-        const checkpoint: StageCheckpoint = { url: p.url, digest: p.digest as string, bytes, ...(source.info.etag ? { etag: source.info.etag } : {}) };
-        updateSlotRecord(ctx.stateFile, target, { content: "writing", ...base, checkpoint });
-      },
-      ...(ctx.onProgress ? { onProgress: ctx.onProgress } : {}),
-    });
-    if (p.size !== undefined && written.bytes !== p.size) throw new AgentError("download-failed", `got ${written.bytes} bytes, expected ${p.size}`);
-    if (p.digest && written.digest !== p.digest) throw new AgentError("digest-mismatch", `the image's SHA-256 is ${written.digest}, expected ${p.digest}`);
-    const writtenAt = Date.now();
-    const onDisk = await readBack(part.device, written.bytes);
-    const timings = { writeMs: writtenAt - started, verifyMs: Date.now() - writtenAt };
-    if (onDisk !== written.digest) throw new AgentError("verify-failed", `read back from ${part.device}: SHA-256 ${onDisk}, written ${written.digest}`);
-    failpoint("stage:verified");
-    updateSlotRecord(ctx.stateFile, target, { content: "staged", ...base, digest: written.digest, bytes: written.bytes, stagedAt: new Date().toISOString() });
-    failpoint("stage:recorded-staged");
-    return { slot: target, digest: written.digest, bytes: written.bytes, written: true, resumedFrom, timings };
+    let format: Format | undefined;
+    let writer: SlotWriter | undefined;
+    let sink: Decompressor | undefined;
+    try {
+      writer = await SlotWriter.open({
+        device: part.device,
+        capacity: part.sizeBytes,
+        startAt: resumedFrom,
+        flushEvery: ctx.checkpointBytes,
+        onCheckpoint: (bytes) => {
+          // Resuming needs a digest (the bytes before the checkpoint are not downloaded
+          // again), and a raw image or a zstd frame that starts at or before `bytes`.
+          if (!p.digest) return;
+          const etag = source.info.etag ? { etag: source.info.etag } : {};
+          let checkpoint: StageCheckpoint | undefined;
+          if (format === "none") checkpoint = { url: p.url, digest: p.digest, bytes, ...etag };
+          else if (format === "zstd") {
+            const frame = frames.boundaries.filter((b) => b.bytes <= bytes && b.bytes > 0 && b.bytes % ALIGN === 0).at(-1);
+            frames.boundaries = frames.boundaries.filter((b) => b.bytes > bytes);
+            if (frame) checkpoint = { url: p.url, digest: p.digest, bytes: frame.bytes, zstdOffset: frame.source, ...etag };
+          }
+          if (checkpoint) updateSlotRecord(ctx.stateFile, target, { content: "writing", ...base, checkpoint });
+        },
+        ...(ctx.onProgress ? { onProgress: ctx.onProgress } : {}),
+        onError: (e) => {
+          source.destroy(e);
+          sink?.destroy(e);
+        },
+      });
+      // Mid-file bytes have no magic number: a resumed transfer is the raw image, or zstd
+      // frames (none at all when the checkpoint was at the end).
+      const nothingLeft = continued && source.info.totalBytes === source.info.offset;
+      const dec = decompressor(zstdResume && !nothingLeft ? "zstd" : continued ? "none" : compression, writer, {
+        onFormat: (f) => {
+          format = f;
+          const total = source.info.totalBytes;
+          if (f === "none" && !zstdResume && total !== undefined && total > part.sizeBytes)
+            throw new AgentError("slot-too-small", `the image (${total} bytes) is larger than slot ${target} (${part.sizeBytes} bytes)`);
+        },
+        onError: (e) => source.destroy(e),
+      });
+      sink = dec;
+      // The compressed bytes pass the frame walker on their way in.
+      const tap: Sink = {
+        onDrain: () => {},
+        write: (chunk) => {
+          if (frames.following) frames.feed(chunk);
+          return dec.write(chunk);
+        },
+      };
+      dec.onDrain = () => tap.onDrain();
+      await source.pipeTo(tap);
+      await sink.end();
+      const written = await writer.finish();
+      const timings = { writeMs: Date.now() - started - written.verifyMs, verifyMs: written.verifyMs };
+      if (p.size !== undefined && written.bytes !== p.size) throw new AgentError("download-failed", `got ${written.bytes} bytes, expected ${p.size}`);
+      if (p.digest && written.digest !== p.digest) throw new AgentError("digest-mismatch", `the image's SHA-256 is ${written.digest}, expected ${p.digest}`);
+      if (written.readBack !== written.digest)
+        throw new AgentError("verify-failed", `read back from ${part.device}: SHA-256 ${written.readBack}, written ${written.digest}`);
+      failpoint("stage:verified");
+      updateSlotRecord(ctx.stateFile, target, { content: "staged", ...base, digest: written.digest, bytes: written.bytes, stagedAt: new Date().toISOString() });
+      failpoint("stage:recorded-staged");
+      return { slot: target, digest: written.digest, bytes: written.bytes, written: true, resumedFrom, timings };
+    } finally {
+      const stop = new AgentError("internal", "stage ended");
+      source.destroy(stop);
+      sink?.destroy(stop);
+      await writer?.close();
+    }
   } catch (err) {
     const e = wrap(err, `stage: slot ${target}`, "internal");
     // Keep a checkpoint that is still valid, so the next stage of this image resumes.

@@ -1,159 +1,376 @@
-// Writes an image stream onto a slot's block device, hashing while writing, with one
-// write in flight while the next buffer fills (memory stays at two buffers whatever the
-// image size), periodic fdatasync checkpoints for resuming, a final fsync, and a
-// read-back of what landed on the device.
+// Writes an image onto a slot's block device and proves what landed there.
+//
+// - Bytes are copied into a fixed pool of large page-aligned buffers (memory stays at the
+//   pool whatever the image size); a full buffer is hashed (SHA-256 of the image as
+//   written) and written at its offset, with the next buffers filling meanwhile.
+// - The device is opened with O_DIRECT when it takes it: writes go to the device without
+//   passing through (and evicting the node's) page cache, and cost a fraction of the CPU.
+// - Every `flushEvery` bytes the written part is flushed (fdatasync) without stopping the
+//   writes that follow; the flushed part is then a checkpoint (for resuming) and is read
+//   back from the device (O_DIRECT: from the device, not from memory) and hashed into a
+//   second SHA-256 while the download goes on. After the last write: fsync, read back the
+//   rest. The result carries both digests; the caller compares them with the expected one.
+// - A device that refuses O_DIRECT is written through the page cache; it is then read back
+//   at the end only, after BLKFLSBUF (`blockdev --flushbufs`) dropped its cached pages.
 
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash, type Hash } from "node:crypto";
 import fs from "node:fs";
-import { promisify } from "node:util";
 import { AgentError } from "../errors";
 import { failpoint } from "../failpoint";
+import { type Sink, Staging } from "./flow";
 
-const write = promisify(fs.write);
-const fdatasync = promisify(fs.fdatasync);
-const fsync = promisify(fs.fsync);
-const read = promisify(fs.read);
-
-/** Default size of each of the two write buffers. */
-export const WRITE_BUFFER = 4 << 20;
+/** Size of each buffer of the pool. */
+export const BUFFER_SIZE = 4 << 20;
+/** Buffers in the pool: one filling, the others being written. */
+export const BUFFERS = 4;
+/** O_DIRECT offsets, lengths and memory are aligned to this (a multiple of every logical block size in use). */
+export const ALIGN = 4096;
 
 /** How to write. */
-export interface WriteOptions {
+export interface WriterOptions {
   device: string;
   /** Bytes the device can hold; more is `slot-too-small`. */
   capacity: number;
-  /** Continue after this many bytes already on the device (their hash is recomputed from it). */
+  /** Continue after this many bytes already on the device and flushed (a multiple of {@link ALIGN}); they are read back and hashed first. */
   startAt?: number;
-  /** Flush and call `onCheckpoint` every this many bytes (0: never). */
-  checkpointEvery?: number;
+  /** Flush, checkpoint and read back every this many bytes (0: only at the end). */
+  flushEvery?: number;
+  /** Called after a flush made bytes 0..`bytes` durable. May throw (the write fails). */
   onCheckpoint?: (bytes: number) => void;
-  /** Called with the bytes written so far after each buffer. */
+  /** Bytes written so far, after each buffer. */
   onProgress?: (bytes: number) => void;
+  /** A failure that happened between calls (a write failed): whoever feeds the writer must stop. */
+  onError?: (err: AgentError) => void;
   bufferSize?: number;
+  buffers?: number;
+  /** Try O_DIRECT (default true). */
+  direct?: boolean;
 }
 
 /** What was written. */
 export interface WriteResult {
   bytes: number;
-  /** SHA-256 of bytes 0..bytes of the device, lower-case hex. */
+  /** SHA-256 of the bytes as they were written, lower-case hex. */
   digest: string;
+  /** SHA-256 of bytes 0..bytes read back from the device after they were flushed. */
+  readBack: string;
+  /** Whether the device was written with O_DIRECT. */
+  direct: boolean;
+  /** Milliseconds between the final fsync and the end of the read-back. */
+  verifyMs: number;
+}
+
+const roundUp = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
+
+/**
+ * Page-aligned memory for O_DIRECT. A Buffer's memory comes from malloc (16-byte
+ * alignment); the memory of a WebAssembly.Memory starts on a page boundary.
+ */
+function alignedMemory(bytes: number): Buffer {
+  const pages = Math.ceil(bytes / 65536);
+  try {
+    const wasm = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum: number }) => { buffer: ArrayBuffer } } }).WebAssembly;
+    return Buffer.from(new wasm.Memory({ initial: pages, maximum: pages }).buffer, 0, bytes);
+  } catch {
+    // No WebAssembly: O_DIRECT may then refuse the memory, and the writer falls back to the page cache.
+    return Buffer.allocUnsafeSlow(bytes);
+  }
+}
+
+// One stage runs at a time: its pool is kept for the next one instead of waiting for the GC.
+let spare: Buffer | undefined;
+function takeMemory(bytes: number): Buffer {
+  if (spare && spare.length === bytes) {
+    const m = spare;
+    spare = undefined;
+    return m;
+  }
+  return alignedMemory(bytes);
 }
 
 function ioError(what: string, err: unknown): AgentError {
+  if (err instanceof AgentError) return err;
   const code = (err as NodeJS.ErrnoException).code;
   return new AgentError(code === "ENOSPC" ? "no-space" : "write-failed", `write: ${what}: ${(err as Error).message}`, { cause: err });
 }
 
-/** Hashes bytes 0..length of a device into `hash`, reading with large buffers. */
-export async function hashDevice(fd: number, length: number, hash: Hash, bufferSize = WRITE_BUFFER): Promise<void> {
-  const buf = Buffer.allocUnsafe(bufferSize);
-  let pos = 0;
-  while (pos < length) {
-    const { bytesRead } = await read(fd, buf, 0, Math.min(bufferSize, length - pos), pos);
-    if (bytesRead === 0) throw new Error(`device ended at byte ${pos} of ${length}`);
-    hash.update(buf.subarray(0, bytesRead));
-    pos += bytesRead;
-  }
+function verifyError(what: string, err: unknown): AgentError {
+  return new AgentError("verify-failed", `verify: ${what}: ${(err as Error).message}`, { cause: err });
 }
 
-/** Writes `chunks` to the device. */
-export async function writeImage(chunks: AsyncIterable<Buffer>, opts: WriteOptions): Promise<WriteResult> {
-  const size = opts.bufferSize ?? WRITE_BUFFER;
-  const hash = createHash("sha256");
-  let fd: number;
-  try {
-    fd = fs.openSync(opts.device, "r+");
-  } catch (err) {
-    throw ioError(`open ${opts.device}`, err);
+/** Drops the device's cached pages (BLKFLSBUF), so that reads come from the device. */
+function flushBuffers(device: string): Promise<void> {
+  return new Promise((resolve) => {
+    const p = spawn("blockdev", ["--flushbufs", device], { stdio: "ignore" });
+    p.on("error", () => resolve());
+    p.on("close", () => resolve());
+  });
+}
+
+/** The slot writer: a {@link Sink} for the image's bytes. */
+export class SlotWriter implements Sink {
+  onDrain: () => void = () => {};
+  /** Whether the device took O_DIRECT. */
+  direct = false;
+  private fd = -1;
+  private vfd = -1;
+  private readonly staging: Staging;
+  private readonly vbuf: Buffer;
+  private hash: Hash = createHash("sha256");
+  private verifyHash: Hash = createHash("sha256");
+  /** Bytes handed to writes. */
+  private pos = 0;
+  /** Bytes 0..writtenTo are written (every write below returned). */
+  private writtenTo = 0;
+  private readonly doneRanges = new Map<number, number>();
+  private flushedTo = 0;
+  private verifiedTo = 0;
+  private verifyTarget = 0;
+  private writes = 0;
+  private flushing = false;
+  private reading = false;
+  private closing = false;
+  private closed = false;
+  private error: AgentError | undefined;
+  private notified = false;
+  private waiters: { ready: () => boolean; resolve: () => void }[] = [];
+  private readonly flushEvery: number;
+
+  private constructor(
+    private readonly opts: WriterOptions,
+    private readonly memory: Buffer,
+    private readonly size: number,
+    count: number,
+  ) {
+    const buffers: Buffer[] = [];
+    for (let i = 0; i < count; i++) buffers.push(memory.subarray(i * size, (i + 1) * size));
+    this.staging = new Staging(buffers, (buf, len) => this.submit(buf, len));
+    this.staging.onDrain = () => this.onDrain();
+    this.vbuf = memory.subarray(count * size, (count + 1) * size);
+    this.flushEvery = opts.flushEvery ?? 0;
   }
-  try {
-    let pos = opts.startAt ?? 0;
-    if (pos > 0) await hashDevice(fd, pos, hash, size);
-    const buffers = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
-    let cur = 0;
-    let fill = 0;
-    let inFlight: Promise<unknown> = Promise.resolve();
-    let lastCheckpoint = pos;
-    const every = opts.checkpointEvery ?? 0;
 
-    const flush = async () => {
-      if (fill === 0) return;
-      const buf = buffers[cur] as Buffer;
-      const len = fill;
-      const at = pos;
-      if (at + len > opts.capacity) throw new AgentError("slot-too-small", `write: the image is larger than the slot (${opts.capacity} bytes)`);
-      await inFlight;
-      inFlight = (async () => {
-        let off = 0;
-        while (off < len) {
-          const { bytesWritten } = await write(fd, buf, off, len - off, at + off);
-          off += bytesWritten;
-        }
-      })().catch((err) => {
-        throw ioError(`${opts.device} at byte ${at}`, err);
-      });
-      // Keep the rejection observed until the next await of inFlight.
-      inFlight.catch(() => {});
-      pos += len;
-      cur ^= 1;
-      fill = 0;
-      opts.onProgress?.(pos);
-      if (every > 0 && pos - lastCheckpoint >= every) {
-        await inFlight;
-        await fdatasync(fd).catch((err) => {
-          throw ioError(`fdatasync ${opts.device}`, err);
-        });
-        lastCheckpoint = pos;
-        opts.onCheckpoint?.(pos);
-        failpoint("stage:checkpoint");
-      }
-    };
+  /** Opens the device; with `startAt`, reads back and hashes the bytes already there. */
+  static async open(opts: WriterOptions): Promise<SlotWriter> {
+    const size = opts.bufferSize ?? BUFFER_SIZE;
+    const count = opts.buffers ?? BUFFERS;
+    const startAt = opts.startAt ?? 0;
+    if (size % ALIGN || count < 2 || startAt % ALIGN) throw new AgentError("internal", "write: buffer size and resume point must be multiples of 4096");
+    const w = new SlotWriter(opts, takeMemory((count + 1) * size), size, count);
+    try {
+      w.openDevice();
+      await w.hashPrefix(startAt);
+    } catch (err) {
+      await w.close();
+      throw err;
+    }
+    return w;
+  }
 
-    for await (const chunk of chunks) {
-      hash.update(chunk);
-      let off = 0;
-      while (off < chunk.length) {
-        const n = Math.min(size - fill, chunk.length - off);
-        chunk.copy(buffers[cur] as Buffer, fill, off, off + n);
-        fill += n;
-        off += n;
-        if (fill === size) await flush();
+  private openDevice(): void {
+    const { device } = this.opts;
+    if (this.opts.direct !== false) {
+      try {
+        this.fd = fs.openSync(device, fs.constants.O_RDWR | fs.constants.O_DIRECT);
+        // An aligned read proves that both the device and this memory take O_DIRECT.
+        fs.readSync(this.fd, this.vbuf, 0, ALIGN, 0);
+        this.vfd = fs.openSync(device, fs.constants.O_RDONLY | fs.constants.O_DIRECT);
+        this.direct = true;
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EINVAL") throw ioError(`open ${device}`, err);
+        if (this.fd >= 0) fs.closeSync(this.fd);
+        this.fd = -1;
       }
     }
-    await flush();
-    await inFlight;
-    failpoint("stage:written");
-    await fsync(fd).catch((err) => {
-      throw ioError(`fsync ${opts.device}`, err);
-    });
-    failpoint("stage:synced");
-    return { bytes: pos, digest: hash.digest("hex") };
-  } finally {
-    fs.closeSync(fd);
+    try {
+      this.fd = fs.openSync(device, "r+");
+      this.vfd = fs.openSync(device, "r");
+    } catch (err) {
+      throw ioError(`open ${device}`, err);
+    }
   }
-}
 
-/**
- * Reads bytes 0..length back from the device and returns their SHA-256. The device's
- * page cache is dropped first (BLKFLSBUF via `blockdev --flushbufs`), so the bytes come
- * from the device rather than from memory the writes left behind.
- */
-export async function readBack(device: string, length: number): Promise<string> {
-  spawnSync("blockdev", ["--flushbufs", device], { stdio: "ignore" });
-  const hash = createHash("sha256");
-  let fd: number;
-  try {
-    fd = fs.openSync(device, "r");
-  } catch (err) {
-    throw new AgentError("verify-failed", `verify: open ${device}: ${(err as Error).message}`, { cause: err });
+  private async hashPrefix(startAt: number): Promise<void> {
+    if (startAt > 0) {
+      // Flushed before the agent stopped; read from the device, so it counts as read back too.
+      this.verifyTo(startAt);
+      await this.until(() => this.verifiedTo >= startAt || !!this.error);
+      this.throwIfFailed();
+      // The bytes are the same for both digests: the write side continues from this state.
+      this.hash = this.verifyHash.copy();
+      if (!this.direct) {
+        // Through the page cache it was not a read from the device: read everything back at the end.
+        this.verifyHash = createHash("sha256");
+        this.verifiedTo = 0;
+        this.verifyTarget = 0;
+      }
+    }
+    this.pos = this.writtenTo = this.flushedTo = startAt;
   }
-  try {
-    await hashDevice(fd, length, hash);
-  } catch (err) {
-    throw new AgentError("verify-failed", `verify: read ${device}: ${(err as Error).message}`, { cause: err });
-  } finally {
-    fs.closeSync(fd);
+
+  write(chunk: Buffer): boolean {
+    this.throwIfFailed();
+    return this.staging.write(chunk);
   }
-  return hash.digest("hex");
+
+  private submit(buf: Buffer, len: number): void {
+    const at = this.pos;
+    if (at + len > this.opts.capacity) {
+      throw this.fail(new AgentError("slot-too-small", `write: the image is larger than the slot (${this.opts.capacity} bytes)`), false);
+    }
+    this.hash.update(buf.subarray(0, len));
+    let wlen = len;
+    if (this.direct && len % ALIGN) {
+      // The tail of an image that is not a multiple of the block size: pad it with zeros
+      // (within the slot; what follows the image there is not part of it).
+      wlen = Math.min(roundUp(len), this.opts.capacity - at);
+      buf.fill(0, len, wlen);
+    }
+    this.pos = at + len;
+    this.writes++;
+    let off = 0;
+    const step = () =>
+      fs.write(this.fd, buf, off, wlen - off, at + off, (err, n) => {
+        if (!err && n > 0 && off + n < wlen) {
+          off += n;
+          step();
+          return;
+        }
+        this.writes--;
+        if (err || n === 0) this.fail(ioError(`${this.opts.device} at byte ${at + off}`, err ?? new Error("wrote nothing")), true);
+        else this.written(buf, at, at + len);
+        this.settle();
+      });
+    step();
+  }
+
+  private written(buf: Buffer, from: number, to: number): void {
+    this.doneRanges.set(from, to);
+    for (let end = this.doneRanges.get(this.writtenTo); end !== undefined; end = this.doneRanges.get(this.writtenTo)) {
+      this.doneRanges.delete(this.writtenTo);
+      this.writtenTo = end;
+    }
+    this.opts.onProgress?.(this.writtenTo);
+    if (this.error) return;
+    try {
+      // Takes bytes that waited for a buffer (which may fill and submit buffers) and asks for more.
+      this.staging.release(buf);
+    } catch (err) {
+      this.fail(err, true);
+      return;
+    }
+    this.maybeFlush();
+  }
+
+  private maybeFlush(): void {
+    // On a block boundary (the tail of the image is flushed by finish()): a checkpoint is where a resumed write starts.
+    const target = this.writtenTo - (this.writtenTo % ALIGN);
+    if (this.flushing || this.error || this.closing || this.flushEvery <= 0 || target - this.flushedTo < this.flushEvery) return;
+    this.flushing = true;
+    fs.fdatasync(this.fd, (err) => {
+      this.flushing = false;
+      if (err) this.fail(ioError(`fdatasync ${this.opts.device}`, err), true);
+      else if (!this.error) {
+        this.flushedTo = target;
+        try {
+          this.opts.onCheckpoint?.(target);
+          failpoint("stage:checkpoint");
+          if (this.direct) this.verifyTo(target);
+          this.maybeFlush();
+        } catch (e) {
+          this.fail(e, true);
+        }
+      }
+      this.settle();
+    });
+  }
+
+  /** Reads back and hashes bytes up to `target` (flushed ones only), one buffer at a time. */
+  private verifyTo(target: number): void {
+    this.verifyTarget = Math.max(this.verifyTarget, target);
+    if (this.reading || this.error || this.closing || this.verifiedTo >= this.verifyTarget) return;
+    const at = this.verifiedTo;
+    const want = Math.min(this.size, this.verifyTarget - at);
+    const len = this.direct ? Math.min(roundUp(want), this.opts.capacity - at) : want;
+    this.reading = true;
+    fs.read(this.vfd, this.vbuf, 0, len, at, (err, n) => {
+      this.reading = false;
+      if (err) this.fail(verifyError(`read ${this.opts.device} at byte ${at}`, err), true);
+      else if (n === 0) this.fail(verifyError(`read ${this.opts.device}`, new Error(`the device ended at byte ${at}`)), true);
+      else if (!this.error) {
+        const k = Math.min(n, want);
+        this.verifyHash.update(this.vbuf.subarray(0, k));
+        this.verifiedTo = at + k;
+        this.verifyTo(this.verifyTarget);
+      }
+      this.settle();
+    });
+  }
+
+  /**
+   * The input is complete: writes what is left, waits for the writes, fsyncs, reads back
+   * what was not read back yet, and returns both digests.
+   */
+  async finish(): Promise<WriteResult> {
+    await this.until(() => !this.staging.stashed || !!this.error);
+    this.throwIfFailed();
+    this.staging.flushTail();
+    await this.until(() => (this.writes === 0 && !this.flushing) || !!this.error);
+    this.throwIfFailed();
+    failpoint("stage:written");
+    await new Promise<void>((resolve, reject) => fs.fsync(this.fd, (err) => (err ? reject(ioError(`fsync ${this.opts.device}`, err)) : resolve())));
+    failpoint("stage:synced");
+    const started = Date.now();
+    if (!this.direct) await flushBuffers(this.opts.device);
+    this.flushedTo = this.pos;
+    this.verifyTo(this.pos);
+    await this.until(() => (this.verifiedTo >= this.pos && !this.reading) || !!this.error);
+    this.throwIfFailed();
+    return { bytes: this.pos, digest: this.hash.digest("hex"), readBack: this.verifyHash.digest("hex"), direct: this.direct, verifyMs: Date.now() - started };
+  }
+
+  /** Waits for the I/O under way, closes the device and keeps the pool for the next writer. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closing = true;
+    this.staging.stop();
+    await this.until(() => this.writes === 0 && !this.flushing && !this.reading);
+    if (this.closed) return;
+    this.closed = true;
+    for (const fd of [this.fd, this.vfd]) if (fd >= 0) fs.closeSync(fd);
+    this.fd = this.vfd = -1;
+    spare = this.memory;
+  }
+
+  /** Records the first failure; `notify`: it happened between calls, so tell the feeder (`onError`). */
+  private fail(err: unknown, notify: boolean): AgentError {
+    this.error ??= err instanceof AgentError ? err : ioError(this.opts.device, err);
+    this.staging.stop();
+    if (notify && !this.notified) {
+      this.notified = true;
+      this.opts.onError?.(this.error);
+    }
+    this.settle();
+    return this.error;
+  }
+
+  private throwIfFailed(): void {
+    if (this.error) throw this.error;
+  }
+
+  private until(ready: () => boolean): Promise<void> {
+    if (ready()) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ ready, resolve }));
+  }
+
+  private settle(): void {
+    const waiting = this.waiters;
+    this.waiters = [];
+    for (const w of waiting) {
+      if (w.ready()) w.resolve();
+      else this.waiters.push(w);
+    }
+  }
 }

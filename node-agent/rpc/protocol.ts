@@ -127,7 +127,11 @@ export interface StageResult {
   written: boolean;
   /** Bytes taken from a checkpoint of an interrupted stage instead of downloaded again. */
   resumedFrom: number;
-  /** Milliseconds spent downloading and writing (until fsync returned), and reading back. */
+  /**
+   * Milliseconds spent downloading and writing (until the final fsync returned), and
+   * reading back what was not read back yet (the flushed parts are read back during the
+   * download).
+   */
   timings?: { writeMs: number; verifyMs: number };
 }
 

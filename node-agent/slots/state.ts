@@ -17,6 +17,11 @@ export interface StageCheckpoint {
   bytes: number;
   /** The server's ETag, sent back as If-Range so a changed file restarts from zero. */
   etag?: string;
+  /**
+   * A multi-frame zstd image: the compressed offset of the frame whose output starts at
+   * `bytes`; the download continues there. Absent: a raw image, continued at `bytes`.
+   */
+  zstdOffset?: number;
 }
 
 /** What the agent recorded about one slot. */

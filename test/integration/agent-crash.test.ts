@@ -122,6 +122,46 @@ describe("SIGKILL at every step", { concurrency: 2 }, () => {
       }));
   }
 
+  test("of a multi-frame zstd stage (stage:checkpoint@3) resumes at a frame: a Range request from the frame, writing from its output offset", () =>
+    onFreshDisk("zstd-frames", async (loop, d) => {
+      // v2 compressed 4 MiB at a time: frames that declare their size, as pzstd would make them.
+      const img = fs.readFileSync(v2.path);
+      const frames: Buffer[] = [];
+      for (let i = 0; i < img.length; i += 4 << 20) {
+        const piece = path.join(d, "piece");
+        fs.writeFileSync(piece, img.subarray(i, i + (4 << 20)));
+        frames.push(execFileSync("zstd", ["-q", "-1", "-c", piece], { maxBuffer: 64 << 20 }));
+      }
+      const file = path.join(d, "v2-frames.img.zst");
+      fs.writeFileSync(file, Buffer.concat(frames));
+      const urlPath = "/v2-frames.img.zst";
+      server.files.set(urlPath, file);
+      const cfg = { caFile: server.caFile, checkpointBytes: 4 << 20 };
+      const params = { url: server.url(urlPath), digest: v2.digest, version: "2.0.0" };
+
+      const doomed = await startAgent(d, loop.device, cfg, { failpoint: "stage:checkpoint@3", name: "doomed" });
+      await killedAt(doomed, doomed.call("stage", params), "stage:checkpoint@3");
+      assertSafe(loop, d, "after the kill");
+      const cp = readDisk(loop, d).state.slots.B.checkpoint;
+      assert.ok(cp?.zstdOffset !== undefined && cp.bytes >= 4 << 20 && cp.bytes % (4 << 20) === 0, `checkpoint ${JSON.stringify(cp)}`);
+      const framesBefore = cp.bytes / (4 << 20);
+      assert.equal(cp.zstdOffset, Buffer.concat(frames.slice(0, framesBefore)).length, "the checkpoint is where that frame starts");
+
+      const again = await startAgent(d, loop.device, cfg, { name: "again" });
+      try {
+        const r = await again.call("stage", params);
+        assert.equal(r.resumedFrom, cp.bytes);
+        assert.equal(r.digest, v2.digest);
+        assert.equal(hashDevice(loop.part(4), v2.size), v2.digest);
+        assert.equal((await again.call("status")).slots.B.content, "staged");
+        const ranges = server.seen.filter((q) => q.path === urlPath).map((q) => q.range ?? "");
+        assert.deepEqual(ranges, ["", `bytes=${cp.zstdOffset}-`]);
+        assertSafe(loop, d, "after the resumed stage");
+      } finally {
+        await again.stop();
+      }
+    }));
+
   for (const fp of FAILPOINTS.activate) {
     test(`of activate (${fp}) leaves A or the verified B on trial, and activate finishes when run again`, () =>
       onFreshDisk(`activate-${fp}`, async (loop, d) => {

@@ -104,6 +104,12 @@ export async function startImageServer(dir: string, pki?: Pki): Promise<ImageSer
       start = Number(range[1]);
       status = 206;
     }
+    if (status === 206 && start >= size) {
+      // Like a real server: nothing from there on.
+      seen.push({ path: urlPath, range: String(req.headers.range), status: 416 });
+      res.writeHead(416, { "content-range": `bytes */${size}`, etag }).end();
+      return;
+    }
     seen.push({ path: urlPath, ...(req.headers.range ? { range: String(req.headers.range) } : {}), status });
     const headers: Record<string, string | number> = { "content-length": size - start, etag, "accept-ranges": "bytes" };
     if (status === 206) headers["content-range"] = `bytes ${start}-${size - 1}/${size}`;
