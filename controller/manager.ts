@@ -19,7 +19,7 @@ import { type Caches, RolloutReconciler } from "./rollout/reconciler";
 /** Options of a {@link Controller}. */
 export interface ControllerOptions {
   kubeConfig: KubeConfig;
-  /** Namespace of the Lease and of Events about cluster-scoped objects. Default `default`. */
+  /** Namespace of the Lease (Events about twinroot's cluster-scoped objects go to `default`). Default `default`. */
   namespace?: string;
   /** Identity in the Lease. Default `$POD_NAME` or `hostname_pid`. */
   identity?: string;
@@ -46,6 +46,15 @@ function trimNode(n: V1Node): V1Node {
     spec: { unschedulable: n.spec?.unschedulable },
     status: { conditions: n.status?.conditions?.filter((c) => c.type === "Ready") },
   };
+}
+
+/**
+ * Drops an OsNode's managedFields (a list per writer, larger than the rest of the object
+ * at scale): the controller never reads them.
+ */
+function trimOsNode(o: OsNode): OsNode {
+  const { managedFields: _, ...metadata } = o.metadata as OsNode["metadata"] & { managedFields?: unknown };
+  return { ...o, metadata };
 }
 
 /** Keeps what the drain cost needs of a Pod. */
@@ -86,14 +95,14 @@ export class Controller {
     this.caches = {
       rollouts: new Informer<OsRollout>(this.kube, ROLLOUTS, { log }),
       nodes: new Informer<V1Node>(this.kube, NODES, { log, transform: trimNode }),
-      osNodes: new Informer<OsNode>(this.kube, OSNODES, { log }),
+      osNodes: new Informer<OsNode>(this.kube, OSNODES, { log, transform: trimOsNode }),
     };
     if (opts.watchPods ?? true) {
       this.caches.pods = new Informer<V1Pod>(this.kube, PODS, { log, transform: trimPod });
       this.caches.pdbs = new Informer<V1PodDisruptionBudget>(this.kube, PDBS, { log });
     }
     const namespace = opts.namespace ?? "default";
-    const events = new EventRecorder(this.kube, "twinroot-controller", log, namespace);
+    const events = new EventRecorder(this.kube, "twinroot-controller", log);
     this.reconciler = new RolloutReconciler(this.kube, this.caches, events, this.metrics, log, opts.clock);
     this.elector = new LeaseElector(this.kube, {
       namespace,
@@ -144,10 +153,10 @@ export class Controller {
   private async lead(signal: AbortSignal): Promise<void> {
     this.metrics.leader.set(1);
     const queue = new WorkQueue(
-      async (name) => {
+      async (name, { queuedAt }) => {
         const end = this.metrics.reconcileSeconds.startTimer({ kind: "OsRollout" });
         try {
-          const r = await this.reconciler.reconcile(name);
+          const r = await this.reconciler.reconcile(name, queuedAt);
           this.metrics.reconciles.inc({ kind: "OsRollout", result: "ok" });
           return r;
         } catch (err) {

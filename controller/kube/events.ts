@@ -1,10 +1,15 @@
 // Kubernetes Events for twinroot objects. Repeats of the same reason and message on the
 // same object within the series window update one Event's count instead of creating new
-// ones, as client-go's recorder does.
+// ones, as client-go's recorder does. Events about a cluster-scoped object (OsRollout,
+// OsNode, Node) live in the `default` namespace: the API server refuses them anywhere
+// else ("involvedObject.namespace does not match event.namespace").
 
 import type { Logger } from "./log";
 import { EVENTS, type KObject, resourcePath } from "./resources";
 import type { Kube } from "./rest";
+
+/** The namespace of Events about cluster-scoped objects, as the API server requires. */
+export const CLUSTER_EVENTS_NAMESPACE = "default";
 
 /** Normal or Warning, as Kubernetes defines them. */
 export type EventType = "Normal" | "Warning";
@@ -26,14 +31,12 @@ export class EventRecorder {
     private readonly kube: Kube,
     private readonly component: string,
     private readonly log: Logger,
-    /** Namespace for Events about cluster-scoped objects. */
-    private readonly namespace = "default",
     private readonly seriesWindowMs = 10 * 60_000,
   ) {}
 
   /** Records one Event about `obj`. */
   async record(obj: InvolvedObject, type: EventType, reason: string, message: string): Promise<void> {
-    const ns = obj.namespace ?? this.namespace;
+    const ns = obj.namespace || CLUSTER_EVENTS_NAMESPACE;
     const key = `${obj.kind}/${obj.namespace ?? ""}/${obj.name}/${reason}/${message}`;
     const now = new Date().toISOString();
     const prev = this.series.get(key);

@@ -62,4 +62,29 @@ describe("the work queue", () => {
     assert.equal(runs, 2);
     q.stop();
   });
+
+  it("tells the worker when the earliest add it answers arrived, an add during its work included", async () => {
+    const seen: number[] = [];
+    const q = new WorkQueue(
+      async (_key, { queuedAt }) => {
+        seen.push(queuedAt);
+        await tick(30);
+        return undefined;
+      },
+      { log: silentLogger, concurrency: 1 },
+    );
+    const t0 = Date.now();
+    q.add("a");
+    await tick();
+    const t1 = Date.now();
+    q.add("a");
+    await tick();
+    const t2 = Date.now();
+    q.add("a");
+    await tick(100);
+    await q.idle();
+    assert.equal(seen.length, 2, "two runs: the first add, then the adds made during it");
+    assert.ok((seen[0] as number) >= t0 && (seen[0] as number) <= t1);
+    assert.ok((seen[1] as number) >= t1 && (seen[1] as number) <= t2, "the second run answers the earliest add made during the first");
+  });
 });

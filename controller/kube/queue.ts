@@ -14,6 +14,15 @@ export interface WorkQueueOptions {
   onResult?: (key: string, ok: boolean, ms: number) => void;
 }
 
+/** What the worker is told about the key it works on. */
+export interface WorkInfo {
+  /**
+   * When (ms since the epoch) the earliest add not yet worked on arrived: the change
+   * this work answers, for measuring how long the controller takes to act on one.
+   */
+  queuedAt: number;
+}
+
 /** What a worker may ask for besides success: run the key again after a delay. */
 export interface WorkResult {
   requeueAfterMs?: number;
@@ -25,6 +34,8 @@ export class WorkQueue {
   private readonly queued = new Set<string>();
   private readonly active = new Set<string>();
   private readonly dirty = new Set<string>();
+  /** For waiting and dirty keys: when their earliest pending add arrived. */
+  private readonly queuedAt = new Map<string, number>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly backoffs = new Map<string, Backoff>();
   private running = 0;
@@ -32,13 +43,14 @@ export class WorkQueue {
   private idleWaiters: (() => void)[] = [];
 
   constructor(
-    private readonly work: (key: string) => Promise<WorkResult | undefined>,
+    private readonly work: (key: string, info: WorkInfo) => Promise<WorkResult | undefined>,
     private readonly opts: WorkQueueOptions,
   ) {}
 
   /** Adds a key now (a no-op when it is already waiting). */
   add(key: string): void {
     if (this.stopped) return;
+    if (!this.queuedAt.has(key)) this.queuedAt.set(key, Date.now());
     if (this.active.has(key)) {
       this.dirty.add(key);
       return;
@@ -87,6 +99,7 @@ export class WorkQueue {
     this.timers.clear();
     this.pending.length = 0;
     this.queued.clear();
+    this.queuedAt.clear();
   }
 
   private pump(): void {
@@ -96,16 +109,18 @@ export class WorkQueue {
       this.queued.delete(key);
       this.active.add(key);
       this.running++;
-      void this.run(key);
+      const queuedAt = this.queuedAt.get(key) ?? Date.now();
+      this.queuedAt.delete(key);
+      void this.run(key, queuedAt);
     }
   }
 
-  private async run(key: string): Promise<void> {
+  private async run(key: string, queuedAt: number): Promise<void> {
     const t0 = Date.now();
     let ok = true;
     let result: WorkResult | undefined;
     try {
-      result = await this.work(key);
+      result = await this.work(key, { queuedAt });
       this.backoffs.delete(key);
     } catch (err) {
       ok = false;

@@ -31,6 +31,13 @@ export class Metrics {
     labelNames: ["rollout"] as const,
     registers: [this.registry],
   });
+  readonly startLatency = new Histogram({
+    name: "twinroot_rollout_node_start_latency_seconds",
+    help: "Time from the change that let a node start reaching the controller to its target being written: what the controller adds between one node finishing and the next starting.",
+    labelNames: ["rollout"] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
   readonly rolloutNodes = new Gauge({
     name: "twinroot_rollout_nodes",
     help: "Selected nodes of a rollout by state.",

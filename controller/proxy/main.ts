@@ -1,6 +1,5 @@
 // The proxy's command line, one per node (DaemonSet). Environment: NODE_NAME (from the
-// downward API, required), AGENT_SOCKET (default the agent's socket path),
-// POD_NAMESPACE (Events, default `default`).
+// downward API, required), AGENT_SOCKET (default the agent's socket path).
 
 import { KubeConfig } from "@kubernetes/client-node";
 import { DEFAULT_SOCKET_PATH } from "../../node-agent/rpc/protocol";
@@ -18,7 +17,6 @@ async function main(): Promise<void> {
     kubeConfig: kc,
     nodeName,
     agent: new SocketAgentClient(process.env.AGENT_SOCKET ?? DEFAULT_SOCKET_PATH),
-    namespace: process.env.POD_NAMESPACE ?? "default",
     log,
   });
   await proxy.start();

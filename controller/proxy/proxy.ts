@@ -19,8 +19,6 @@ export interface NodeProxyOptions {
   kubeConfig: KubeConfig;
   nodeName: string;
   agent: AgentClient;
-  /** Namespace of Events about the OsNode. Default `default`. */
-  namespace?: string;
   log?: Logger;
   metrics?: Metrics;
   clock?: () => Date;
@@ -45,7 +43,7 @@ export class NodeProxy {
     const own = { log: this.log, fieldSelector: `metadata.name=${opts.nodeName}` };
     this.osNodes = new Informer<OsNode>(this.kube, OSNODES, own);
     this.nodes = new Informer<V1Node>(this.kube, NODES, own);
-    this.events = new EventRecorder(this.kube, "twinroot-proxy", this.log, opts.namespace ?? "default");
+    this.events = new EventRecorder(this.kube, "twinroot-proxy", this.log);
     this.queue = new WorkQueue(() => this.reconcile(), { log: this.log, concurrency: 1 });
     const kick = () => this.queue.add(opts.nodeName);
     this.osNodes.on(kick);

@@ -35,6 +35,17 @@ export const ZONE_LABEL = "topology.kubernetes.io/zone";
 /** How often a rollout is reconciled with nothing happening, to catch what no event shows (a window opening). */
 const RESYNC_MS = 60_000;
 
+/** Target writes in flight at once. */
+const WRITE_CONCURRENCY = 16;
+
+/**
+ * A status change of counts alone is written at most this often; a change of a
+ * condition, the generation or the target version at once. Every status write is a round
+ * trip the next reconcile waits for, and at thousands of nodes the counts change with
+ * almost every event.
+ */
+const COUNTS_INTERVAL_MS = 1000;
+
 /** Whether a Node's Ready condition is True. */
 export function nodeReady(n: V1Node): boolean {
   return n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
@@ -51,8 +62,14 @@ export class RolloutReconciler {
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  /** Reconciles the rollout named `name`. */
-  async reconcile(name: string): Promise<WorkResult | undefined> {
+  /** When each rollout's status was last written (real time, for {@link COUNTS_INTERVAL_MS}). */
+  private readonly statusWritten = new Map<string, number>();
+
+  /**
+   * Reconciles the rollout named `name`; `queuedAt` is when the change it answers reached
+   * the controller (`WorkInfo.queuedAt` of the work queue), the start of every node start's latency.
+   */
+  async reconcile(name: string, queuedAt = Date.now()): Promise<WorkResult | undefined> {
     const rollout = this.caches.rollouts.get(name);
     if (!rollout || rollout.metadata.deletionTimestamp) return undefined;
     const now = this.clock();
@@ -73,12 +90,12 @@ export class RolloutReconciler {
     if (p.start.length && rollout.spec.healthCheck?.deployments?.length) {
       p = plan(rollout, views, { now, invalid, overlap, healthChecks: await this.clusterChecks(rollout) });
     }
-    await this.apply(rollout, p);
+    await this.apply(rollout, p, queuedAt);
     const status = rolloutStatus(rollout, p, now);
-    await this.writeStatus(rollout, status);
+    const deferredMs = await this.writeStatus(rollout, status);
     this.observe(rollout, p);
     const requeue = p.requeueAfterS !== undefined ? Math.min(RESYNC_MS, p.requeueAfterS * 1000 + 1000) : RESYNC_MS;
-    return { requeueAfterMs: requeue };
+    return { requeueAfterMs: Math.min(requeue, deferredMs ?? requeue) };
   }
 
   private views(selected: V1Node[]): NodeView[] {
@@ -128,45 +145,76 @@ export class RolloutReconciler {
     return t;
   }
 
-  /** Writes the target of every node the plan starts or retargets; a conflict aborts the reconcile for a retry. */
-  private async apply(rollout: OsRollout, p: Plan): Promise<void> {
+  /**
+   * Writes the target of every node the plan starts or retargets, several at once: each
+   * write is conditional on the state the plan saw, so the order does not matter for the
+   * budget, and one node's conflict fails only that node (the reconcile then retries).
+   * Written one after another, a batch of 50 starts took 50 round trips, and the nodes
+   * that finished meanwhile waited for all of them.
+   */
+  private async apply(rollout: OsRollout, p: Plan, queuedAt: number): Promise<void> {
     const target = this.target(rollout);
-    const rname = rollout.metadata.name ?? "";
-    for (const name of [...p.retarget, ...p.start]) {
-      const existing = this.caches.osNodes.get(name);
-      let written: OsNode;
-      if (existing) {
-        written = await this.kube.request<OsNode>("PATCH", resourcePath(OSNODES, { name }), {
-          // The resourceVersion makes the patch conditional on the state the plan saw.
-          body: { metadata: { resourceVersion: existing.metadata.resourceVersion }, spec: { target } },
-          contentType: "application/merge-patch+json",
-        });
-      } else {
-        written = await this.kube.request<OsNode>("POST", resourcePath(OSNODES), {
-          body: { apiVersion: API_VERSION, kind: "OsNode", metadata: { name }, spec: { nodeName: name, target } },
-        });
+    const retarget = new Set(p.retarget);
+    const names = [...p.retarget, ...p.start];
+    const failures: unknown[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < names.length) {
+        const name = names[next++] as string;
+        try {
+          await this.writeTarget(rollout, target, name, retarget.has(name), queuedAt);
+        } catch (err) {
+          failures.push(err);
+        }
       }
-      this.caches.osNodes.update(written);
-      const retarget = p.retarget.includes(name);
-      this.metrics.nodesStarted.inc({ rollout: rname });
-      this.log.info(retarget ? "node retargeted" : "node started", { rollout: rname, node: name, version: target.image.version });
-      void this.events.record(
-        { apiVersion: API_VERSION, kind: "OsRollout", name: rname, uid: rollout.metadata.uid },
-        "Normal",
-        retarget ? "NodeRetargeted" : "NodeStarted",
-        `${retarget ? "retargeted" : "started"} node ${name} to ${target.image.version}`,
-      );
+    };
+    await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, names.length) }, worker));
+    if (failures.length) {
+      const first = failures[0] as Error;
+      throw new Error(`rollout ${rollout.metadata.name}: ${failures.length} of ${names.length} target writes failed: ${first.message}`, { cause: first });
     }
   }
 
-  private async writeStatus(rollout: OsRollout, status: OsRolloutStatus): Promise<void> {
+  private async writeTarget(rollout: OsRollout, target: OsNodeTarget, name: string, retarget: boolean, queuedAt: number): Promise<void> {
+    const rname = rollout.metadata.name ?? "";
+    const existing = this.caches.osNodes.get(name);
+    let written: OsNode;
+    if (existing) {
+      written = await this.kube.request<OsNode>("PATCH", resourcePath(OSNODES, { name }), {
+        // The resourceVersion makes the patch conditional on the state the plan saw.
+        body: { metadata: { resourceVersion: existing.metadata.resourceVersion }, spec: { target } },
+        contentType: "application/merge-patch+json",
+      });
+    } else {
+      written = await this.kube.request<OsNode>("POST", resourcePath(OSNODES), {
+        body: { apiVersion: API_VERSION, kind: "OsNode", metadata: { name }, spec: { nodeName: name, target } },
+      });
+    }
+    this.caches.osNodes.update(written);
+    const latency = Date.now() - queuedAt;
+    this.metrics.nodesStarted.inc({ rollout: rname });
+    this.metrics.startLatency.observe({ rollout: rname }, latency / 1000);
+    this.log.info(retarget ? "node retargeted" : "node started", { rollout: rname, node: name, version: target.image.version, latencyMs: latency });
+    void this.events.record(
+      { apiVersion: API_VERSION, kind: "OsRollout", name: rname, uid: rollout.metadata.uid },
+      "Normal",
+      retarget ? "NodeRetargeted" : "NodeStarted",
+      `${retarget ? "retargeted" : "started"} node ${name} to ${target.image.version}`,
+    );
+  }
+
+  /** Writes the status when it changed; returns in how many ms a deferred count-only change is due. */
+  private async writeStatus(rollout: OsRollout, status: OsRolloutStatus): Promise<number | undefined> {
     const prev = rollout.status ?? {};
-    if (JSON.stringify(normalize(prev)) === JSON.stringify(normalize(status))) return;
+    if (JSON.stringify(normalize(prev)) === JSON.stringify(normalize(status))) return undefined;
     const name = rollout.metadata.name ?? "";
+    const since = Date.now() - (this.statusWritten.get(name) ?? 0);
+    if (since < COUNTS_INTERVAL_MS && JSON.stringify(shape(prev)) === JSON.stringify(shape(status))) return COUNTS_INTERVAL_MS - since;
     const written = await this.kube.request<OsRollout>("PUT", resourcePath(ROLLOUTS, { name, sub: "status" }), {
       body: { ...rollout, apiVersion: API_VERSION, kind: "OsRollout", status },
     });
     this.caches.rollouts.update(written);
+    this.statusWritten.set(name, Date.now());
     const ref = { apiVersion: API_VERSION, kind: "OsRollout", name, uid: rollout.metadata.uid };
     for (const type of ["Complete", "Degraded"]) {
       const before = getCondition(prev.conditions, type);
@@ -178,6 +226,7 @@ export class RolloutReconciler {
     if (prev.targetVersion && prev.targetVersion !== status.targetVersion) {
       void this.events.record(ref, "Normal", "Superseded", `rollout to ${prev.targetVersion} superseded by ${status.targetVersion}`);
     }
+    return undefined;
   }
 
   private observe(rollout: OsRollout, p: Plan): void {
@@ -193,6 +242,12 @@ export class RolloutReconciler {
       this.metrics.rolloutNodes.set({ rollout: r, state }, v);
     }
   }
+}
+
+/** What of a status is more than counts: generation, version, times and each condition's status and reason. */
+function shape(s: OsRolloutStatus): unknown {
+  const conditions = [...(s.conditions ?? [])].sort((a, b) => a.type.localeCompare(b.type)).map((c) => [c.type, c.status, c.reason, c.observedGeneration]);
+  return [s.observedGeneration, s.targetVersion, s.startTime, s.completionTime, conditions];
 }
 
 /** The status without fields that do not change its meaning, for comparison. */

@@ -24,6 +24,11 @@ export interface LabNodeOptions {
   rebootMs?: number;
   /** Run a proxy for the node. Default true. */
   proxy?: boolean;
+  /**
+   * The proxy's identity, asked for once the Node exists (a token bound to the node's
+   * proxy Pod, see identity.ts). Default: `kubeConfig`.
+   */
+  proxyKubeConfig?: () => Promise<KubeConfig>;
   log?: Logger;
 }
 
@@ -34,6 +39,7 @@ export const osImageOf = (version: string) => `twinroot ${version}`;
 export class LabNode {
   readonly kube: Kube;
   private proxy?: NodeProxy;
+  private proxyIdentity?: Promise<KubeConfig>;
   private readonly pods: Informer<V1Pod>;
   private stopped = false;
   private rebooting?: Promise<void>;
@@ -74,8 +80,12 @@ export class LabNode {
 
   private async startProxy(): Promise<void> {
     if (this.opts.proxy === false || this.stopped) return;
+    // The pod's token survives a reboot, as the proxy Pod object does.
+    this.proxyIdentity ??= this.opts.proxyKubeConfig?.() ?? Promise.resolve(this.opts.kubeConfig);
+    const kubeConfig = await this.proxyIdentity;
+    if (this.stopped) return;
     this.proxy = new NodeProxy({
-      kubeConfig: this.opts.kubeConfig,
+      kubeConfig,
       nodeName: this.name,
       agent: this.opts.agent,
       log: this.opts.log ?? silentLogger,

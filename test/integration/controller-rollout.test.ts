@@ -1,6 +1,7 @@
 // The controller and per-node proxies on a real API server, with lab nodes whose agents
 // are simulated (LabAgent: slot state and boot counting in memory, no disk). What is
-// real: the API server's watches, conflicts, status subresource, evictions and PDBs.
+// real: the API server's watches, conflicts, status subresource, evictions and PDBs, and
+// the proxies' least-privilege identities (RBAC and the own-node admission policy).
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -17,28 +18,12 @@ import { ControlPlane } from "../../lab/harness/control-plane";
 import { type Fleet, startFleet } from "../../lab/nodes/fleet";
 import type { VersionBehaviour } from "../../lab/nodes/lab-agent";
 import { osImageOf } from "../../lab/nodes/lab-node";
+import { condition, waitFor } from "./support/wait";
 import { watchUnavailable } from "./support/watch-unavailable";
 
 const D1 = "1".repeat(64);
 const D2 = "2".repeat(64);
 const image = (version: string, digest: string) => ({ version, url: `https://127.0.0.1:1/${version}.img`, digest });
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    await sleep(200);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-}
-
-const condition = (r: OsRollout | undefined, type: string) => r?.status?.conditions?.find((c) => c.type === type);
 
 describe("rolling upgrades on a real API server with lab nodes (simulated agents)", { timeout: 600_000 }, () => {
   let cp: ControlPlane;
