@@ -13,6 +13,7 @@ export interface Command {
 // Loaded lazily so `twinroot --version` does not pay for every module.
 const commands: Record<string, () => Promise<Command>> = {
   ignition: async () => (await import("./ignition.js")).ignitionCommand,
+  status: async () => (await import("./status.js")).statusCommand,
 };
 
 // Walks up because this file runs both from cli/ (sources) and dist/cli/ (built).
