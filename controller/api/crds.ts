@@ -108,7 +108,7 @@ export const osNodeCrd: CustomResourceDefinition = crd(
     { name: "Phase", type: "string", jsonPath: ".status.phase" },
     { name: "Booted", type: "string", jsonPath: ".status.bootedVersion" },
     { name: "Slot", type: "string", jsonPath: ".status.bootedSlot" },
-    { name: "Target", type: "string", jsonPath: ".spec.target.version" },
+    { name: "Target", type: "string", jsonPath: ".spec.target.image.version" },
     { name: "Rollout", type: "string", jsonPath: ".spec.target.rollout", priority: 1 },
     { name: "Error", type: "string", jsonPath: ".status.lastError", priority: 1 },
     { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },

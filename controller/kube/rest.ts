@@ -32,6 +32,8 @@ export interface RequestOptions {
   body?: unknown;
   /** Default `application/json`; patches pass their patch type. */
   contentType?: string;
+  /** Default `application/json`; e.g. the Table form (`application/json;as=Table;v=v1;g=meta.k8s.io`) that kubectl prints. */
+  accept?: string;
   /** Abort the request (and a watch) with this signal. */
   signal?: AbortSignal;
 }
@@ -87,7 +89,7 @@ export class Kube {
     await this.setup();
     const url = this.url(path, opts.query);
     const body = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
-    const headers: Record<string, string> = { ...this.headers, Accept: "application/json", "User-Agent": this.userAgent };
+    const headers: Record<string, string> = { ...this.headers, Accept: opts.accept ?? "application/json", "User-Agent": this.userAgent };
     if (body) {
       headers["Content-Type"] = opts.contentType ?? "application/json";
       headers["Content-Length"] = String(body.length);

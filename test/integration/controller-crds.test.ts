@@ -110,4 +110,25 @@ describe("the twinroot CRDs on a real API server", { timeout: 300_000 }, () => {
       (err: KubeError) => err.code === 422 && /spec\.nodeName/.test(err.message) && /must equal metadata\.name/.test(err.message),
     );
   });
+
+  it("print the columns kubectl shows from the fields they name", async () => {
+    const table = async (path: string) => {
+      const t = await kube.request<{ columnDefinitions: { name: string }[]; rows: { cells: unknown[] }[] }>("GET", path, {
+        accept: "application/json;as=Table;v=v1;g=meta.k8s.io",
+      });
+      const names = t.columnDefinitions.map((c) => c.name);
+      return (row: number, column: string) => t.rows[row]?.cells[names.indexOf(column)];
+    };
+    const n = fullOsNode("columns-1");
+    const created = await kube.request<typeof n>("POST", resourcePath(OSNODES), { body: n });
+    await kube.request("PUT", resourcePath(OSNODES, { name: "columns-1", sub: "status" }), { body: { ...created, status: fullOsNodeStatus() } });
+    const node = await table(resourcePath(OSNODES, { name: "columns-1" }));
+    assert.equal(node(0, "Target"), n.spec.target?.image.version);
+    assert.equal(node(0, "Phase"), fullOsNodeStatus().phase);
+    assert.equal(node(0, "Booted"), fullOsNodeStatus().bootedVersion);
+    assert.equal(node(0, "Slot"), fullOsNodeStatus().bootedSlot);
+    await kube.request("POST", resourcePath(ROLLOUTS), { body: fullRollout("columns") });
+    const rollout = await table(resourcePath(ROLLOUTS, { name: "columns" }));
+    assert.equal(rollout(0, "Version"), fullRollout("columns").spec.image.version);
+  });
 });
