@@ -71,6 +71,9 @@ export class SocketAgentClient implements AgentClient {
       sock.setTimeout(this.timeoutMs, () => fail(new AgentCallError(method, "transport", `no answer within ${this.timeoutMs} ms`)));
       sock.on("connect", () => sock.write(request));
       sock.on("error", (err) => fail(new AgentCallError(method, "transport", err.message, { cause: err })));
+      // An agent that dies after reading the request closes the socket without an error;
+      // without this the call would wait forever (after an answer, the reject is a no-op).
+      sock.on("close", () => fail(new AgentCallError(method, "transport", "the agent closed the connection without an answer")));
       sock.on("data", (d) => {
         buf += d.toString("utf8");
         const nl = buf.indexOf("\n");

@@ -1,6 +1,6 @@
 // Command line of the image builder (root, for the loop devices):
 //
-//   node --import tsx lab/image-builder/main.ts os <version> [good|panic] [sizeMiB]
+//   node --import tsx lab/image-builder/main.ts os <version> [good|panic|unhealthy] [sizeMiB]
 //   node --import tsx lab/image-builder/main.ts disk <version> <out.img>
 //
 // `os` prints the cached image's path, digest and size as JSON; `disk` writes a full
@@ -21,7 +21,7 @@ function main(argv: string[]): void {
     console.log(copyDisk(cached, path.dirname(path.resolve(a)), path.basename(a)));
     return;
   }
-  console.error("usage: main.ts os <version> [good|panic] [sizeMiB] | disk <version> <out.img>");
+  console.error("usage: main.ts os <version> [good|panic|unhealthy] [sizeMiB] | disk <version> <out.img>");
   process.exit(2);
 }
 

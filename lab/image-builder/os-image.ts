@@ -1,6 +1,8 @@
 // Builds small versioned OS images for the lab and the tests: an ext4 root filesystem
 // with /etc/os-release carrying the version, Debian's cloud kernel and a busybox
 // initramfs in /boot. Built images are cached outside the clone, keyed by their inputs.
+// Lab nodes, which the lab boots without QEMU, take images without the kernel: a few MiB
+// instead of 24, so a fleet stages them quickly.
 
 import { createHash } from "node:crypto";
 import fs from "node:fs";
@@ -19,8 +21,21 @@ export interface OsImage {
   size: number;
 }
 
-/** `good` boots and reports its version; `panic` makes the kernel panic at boot. */
-export type OsVariant = "good" | "panic";
+/**
+ * `good` boots and reports its version; `panic` makes the kernel panic at boot (the lab
+ * nodes' boot treats it the same way); `unhealthy` boots, but the lab nodes' commit
+ * health check fails on it. The variant is also `TWINROOT_VARIANT` in /etc/os-release.
+ */
+export type OsVariant = "good" | "panic" | "unhealthy";
+
+/** More choices of {@link buildOsImage}. */
+export interface OsImageOptions {
+  /**
+   * Put the kernel and initramfs in /boot so GRUB can boot the slot (QEMU tests).
+   * Default true; lab nodes use images without them.
+   */
+  kernel?: boolean;
+}
 
 /** Where built artifacts are kept between runs (`TWINROOT_CACHE` overrides `~/.cache/twinroot`). */
 export function cacheDir(): string {
@@ -81,21 +96,27 @@ function buildInitramfs(dir: string, variant: OsVariant, out: string): void {
  * Builds (or takes from the cache) the image of `version`. `sizeMiB` is the filesystem
  * size; the result is exactly that many MiB so it fits a slot of that size.
  */
-export function buildOsImage(version: string, variant: OsVariant = "good", sizeMiB = 24): OsImage {
+export function buildOsImage(version: string, variant: OsVariant = "good", sizeMiB = 24, opts: OsImageOptions = {}): OsImage {
   if (!/^[A-Za-z0-9._-]+$/.test(version)) throw new Error(`image builder: bad version ${JSON.stringify(version)}`);
-  const k = findKernel();
-  const inputs = JSON.stringify({
-    v: 2,
-    version,
-    variant,
-    sizeMiB,
-    kernel: k.version,
-    kernelSize: fs.statSync(k.vmlinuz).size,
-    busybox: fs.statSync("/bin/busybox").size,
-    init: fs.readFileSync(path.join(__dirname, "init.sh"), "utf8"),
-  });
+  const withKernel = opts.kernel ?? true;
+  const k = withKernel ? findKernel() : undefined;
+  // Images with a kernel keep the key they always had, so existing caches stay valid.
+  const inputs = JSON.stringify(
+    k
+      ? {
+          v: 2,
+          version,
+          variant,
+          sizeMiB,
+          kernel: k.version,
+          kernelSize: fs.statSync(k.vmlinuz).size,
+          busybox: fs.statSync("/bin/busybox").size,
+          init: fs.readFileSync(path.join(__dirname, "init.sh"), "utf8"),
+        }
+      : { v: 2, version, variant, sizeMiB, kernel: false },
+  );
   const key = createHash("sha256").update(inputs).digest("hex").slice(0, 16);
-  const out = path.join(cacheDir(), `os-${version}-${variant}-${key}.img`);
+  const out = path.join(cacheDir(), `os-${version}-${variant}${k ? "" : "-nokernel"}-${key}.img`);
   const meta = `${out}.json`;
   if (fs.existsSync(out) && fs.existsSync(meta)) return JSON.parse(fs.readFileSync(meta, "utf8")) as OsImage;
 
@@ -108,8 +129,10 @@ export function buildOsImage(version: string, variant: OsVariant = "good", sizeM
       path.join(rootfs, "etc/os-release"),
       `NAME="twinroot lab OS"\nID=twinroot-lab\nVERSION_ID=${version}\nPRETTY_NAME="twinroot lab OS ${version}"\nTWINROOT_VARIANT=${variant}\n`,
     );
-    fs.copyFileSync(k.vmlinuz, path.join(rootfs, "boot/vmlinuz"));
-    buildInitramfs(dir, variant, path.join(rootfs, "boot/initrd.img"));
+    if (k) {
+      fs.copyFileSync(k.vmlinuz, path.join(rootfs, "boot/vmlinuz"));
+      buildInitramfs(dir, variant, path.join(rootfs, "boot/initrd.img"));
+    }
     const tmp = `${out}.${process.pid}.tmp`;
     run("truncate", ["-s", `${sizeMiB}M`, tmp]);
     // Fixed UUID and hash seed keep the metadata of a rebuild close to the previous one;

@@ -1,7 +1,9 @@
 // A simulated node agent for controller-level lab tests: the A/B slot state and the
 // boot counting of the real agent's protocol, over memory instead of a disk. It speaks
-// the proxy's AgentClient interface with the protocol's own types. Real-disk tests use
-// the real agent; this one exists so a 10-node (or 5,000-node) fleet fits in one process.
+// the proxy's AgentClient interface with the protocol's own types, and is its own
+// machine for a LabNode (power on = the boot loader's pick). The lab and the rollout
+// tests run real agents on loop disks (disk-machine.ts); this one exists for tests and
+// benchmarks that need many nodes and no disks, so a fleet fits in one process.
 
 import { AgentCallError, type AgentClient } from "../../controller/proxy/agent-client";
 import type {
@@ -16,6 +18,7 @@ import type {
   StageResult,
   StatusResult,
 } from "../../node-agent/rpc/protocol";
+import type { LabNodeAgent } from "./lab-node";
 
 /** How a version behaves on this node, for failure injection. */
 export interface VersionBehaviour {
@@ -27,8 +30,8 @@ export interface VersionBehaviour {
 
 const other = (s: SlotName): SlotName => (s === "A" ? "B" : "A");
 
-/** The in-memory agent of one lab node. */
-export class LabAgent implements AgentClient {
+/** The in-memory agent of one lab node, and the machine it runs on. */
+export class LabAgent implements AgentClient, LabNodeAgent {
   readonly slots: Record<SlotName, SlotStatus>;
   private order: SlotName[];
   booted: SlotName;
@@ -146,4 +149,25 @@ export class LabAgent implements AgentClient {
     this.booted = this.pick(true);
     return this.slots[this.booted].version ?? "unknown";
   }
+
+  /** Itself: the proxy calls this object. */
+  get client(): AgentClient {
+    return this;
+  }
+
+  /** The booted slot's version. */
+  get runningVersion(): string | undefined {
+    return this.slots[this.booted].version;
+  }
+
+  /** Boots (see {@link LabAgent.boot}); a simulated slot always comes up or falls back. */
+  async powerOn(): Promise<string> {
+    return this.boot();
+  }
+
+  /** Nothing runs that could die: the slot state is the disk, and survives. */
+  async powerOff(): Promise<void> {}
+
+  /** Nothing to release. */
+  async dispose(): Promise<void> {}
 }

@@ -1,8 +1,11 @@
 // Lab nodes: Node objects kept as a kubelet keeps them (Ready, nodeInfo.osImage and
 // bootID of the booted slot), pods bound to them set Running and finalized after a
-// graceful delete, and per node a proxy talking to that node's agent. A lab reboot stops
-// the proxy (its memory is lost, as on a real reboot), takes the Node NotReady, boots the
-// slot the agent's boot selection picks, and starts a fresh proxy.
+// graceful delete, and per node a proxy talking to that node's agent. What runs under
+// the node is pluggable (LabNodeAgent): a real agent on a loop disk (disk-machine.ts) or
+// one simulated in memory (lab-agent.ts). A lab reboot takes the Node NotReady, cuts the
+// machine's power, stops the proxy (its memory is lost, as on a real reboot), powers the
+// machine on again (the boot loader picks a slot), and once an OS is up reports it Ready
+// with a new bootID and starts a fresh proxy.
 
 import { randomUUID } from "node:crypto";
 import type { KubeConfig, V1Node, V1Pod } from "@kubernetes/client-node";
@@ -11,14 +14,34 @@ import { Informer } from "../../controller/kube/informer";
 import { type Logger, silentLogger } from "../../controller/kube/log";
 import { NODES, PODS, resourcePath } from "../../controller/kube/resources";
 import { isStatus, Kube } from "../../controller/kube/rest";
+import type { AgentClient } from "../../controller/proxy/agent-client";
 import { NodeProxy } from "../../controller/proxy/proxy";
-import type { LabAgent } from "./lab-agent";
+
+/**
+ * What runs under a {@link LabNode}: the machine (its power and boot) and the node agent
+ * on it, as the node's proxy talks to it.
+ */
+export interface LabNodeAgent {
+  /** The agent as the proxy reaches it (valid while the machine is up). */
+  readonly client: AgentClient;
+  /** The version the running OS reports, for `nodeInfo.osImage`; undefined while nothing runs. */
+  readonly runningVersion: string | undefined;
+  /** Set by the LabNode: called when the agent asks for a reboot. */
+  onReboot?: () => void;
+  /** Powers on: the boot loader picks a slot, its OS and the agent come up. Resolves with the booted version, or undefined when no OS came up. */
+  powerOn(): Promise<string | undefined>;
+  /** Cuts the power: whatever runs on the machine dies at once. */
+  powerOff(): Promise<void>;
+  /** Powers off for good and releases what the machine holds (processes, devices). */
+  dispose(): Promise<void>;
+}
 
 /** Options of one {@link LabNode}. */
 export interface LabNodeOptions {
   kubeConfig: KubeConfig;
   name: string;
-  agent: LabAgent;
+  /** The machine and agent under the node; the node disposes of it when it stops. */
+  agent: LabNodeAgent;
   labels?: Record<string, string>;
   /** How long a reboot keeps the node NotReady. Default 300 ms. */
   rebootMs?: number;
@@ -53,9 +76,12 @@ export class LabNode {
       if (ev !== "delete") void this.kubelet(pod);
     });
     opts.agent.onReboot = () => {
-      this.rebooting ??= this.reboot().finally(() => {
-        this.rebooting = undefined;
-      });
+      if (this.stopped) return;
+      this.rebooting ??= this.reboot()
+        .catch((err) => (opts.log ?? silentLogger).error("lab reboot failed", { node: opts.name, err }))
+        .finally(() => {
+          this.rebooting = undefined;
+        });
     };
   }
 
@@ -63,9 +89,9 @@ export class LabNode {
     return this.opts.name;
   }
 
-  /** Registers the Node (Ready, reporting the booted version) and starts the kubelet loop and proxy. */
+  /** Powers the machine on, registers the Node (Ready, reporting the booted version) and starts the kubelet loop and proxy. */
   async start(): Promise<void> {
-    const version = (await this.opts.agent.status()).slots[this.opts.agent.booted].version ?? "unknown";
+    const version = await this.opts.agent.powerOn();
     try {
       await this.kube.request("POST", resourcePath(NODES), {
         body: { apiVersion: "v1", kind: "Node", metadata: { name: this.name, labels: { "kubernetes.io/hostname": this.name, ...this.opts.labels } } },
@@ -73,9 +99,10 @@ export class LabNode {
     } catch (err) {
       if (!isStatus(err, 409)) throw err;
     }
-    await this.setStatus(true, version, randomUUID());
+    // A machine whose OS did not come up has no kubelet to report it Ready.
+    await this.setStatus(version !== undefined, version ?? "unknown", randomUUID());
     await this.pods.start();
-    await this.startProxy();
+    if (version !== undefined) await this.startProxy();
   }
 
   private async startProxy(): Promise<void> {
@@ -87,7 +114,7 @@ export class LabNode {
     this.proxy = new NodeProxy({
       kubeConfig,
       nodeName: this.name,
-      agent: this.opts.agent,
+      agent: this.opts.agent.client,
       log: this.opts.log ?? silentLogger,
       resyncMs: 2000,
     });
@@ -164,23 +191,28 @@ export class LabNode {
     this.reboots++;
     const proxy = this.proxy;
     this.proxy = undefined;
-    // The proxy dies with the machine; it must not finish anything after this point.
+    // The proxy dies with the machine: no new step starts (one in flight ends, its agent
+    // calls failing once the power is gone).
     const stopping = proxy?.stop();
-    await this.setStatus(false, this.opts.agent.slots[this.opts.agent.booted].version ?? "unknown");
+    await this.setStatus(false, this.opts.agent.runningVersion ?? "unknown");
+    await this.opts.agent.powerOff();
     await stopping;
     await sleep(this.opts.rebootMs ?? 300);
     if (this.stopped) return;
-    const version = this.opts.agent.boot();
+    const version = await this.opts.agent.powerOn();
+    // Nothing came up: the node stays NotReady, with no kubelet and no proxy.
+    if (version === undefined) return;
     await this.setStatus(true, version, randomUUID());
     await this.startProxy();
   }
 
-  /** Stops the proxy and the kubelet loop (the Node object stays). */
+  /** Stops the proxy and the kubelet loop and disposes of the machine (the Node object stays). */
   async stop(): Promise<void> {
     this.stopped = true;
     await this.rebooting;
     await this.proxy?.stop();
     await this.pods.stop();
+    await this.opts.agent.dispose();
     this.kube.close();
   }
 }
