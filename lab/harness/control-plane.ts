@@ -19,7 +19,23 @@ export interface ControlPlaneOptions {
   apiserverArgs?: string[];
   /** How long to wait for etcd and then for `/readyz`. Default 120 s each. */
   readyTimeoutMs?: number;
+  /**
+   * Also run kube-controller-manager with these controllers, e.g.
+   * {@link DELETION_CONTROLLERS}: without the garbage collector a foreground delete (the
+   * kubernetes provider's default) never finishes and owned objects stay; without the
+   * namespace controller a deleted namespace stays Terminating. Default: none (tests of
+   * the API alone, where a controller-manager would only add work).
+   */
+  controllers?: readonly string[];
 }
+
+/**
+ * The controllers that make deletion behave as in a real cluster: the garbage collector
+ * (owner references, foreground and background propagation) and the namespace
+ * controller (finalizing a deleted namespace). Node lifecycle, workload and scheduling
+ * controllers stay off: lab nodes have no kubelet heartbeat and no containers run.
+ */
+export const DELETION_CONTROLLERS = ["garbage-collector-controller", "namespace-controller"] as const;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -74,6 +90,7 @@ export class ControlPlane {
     readonly pki: Pki,
     private readonly etcd: ManagedProcess,
     private readonly apiserver: ManagedProcess,
+    private readonly controllerManager: ManagedProcess | undefined,
     private readonly keepDir: boolean,
   ) {}
 
@@ -151,7 +168,23 @@ export class ControlPlane {
         });
         const kubeconfigPath = path.join(dir, "kubeconfig");
         fs.writeFileSync(kubeconfigPath, kubeconfigYaml(server, pki), { mode: 0o600 });
-        return new ControlPlane(dir, server, kubeconfigPath, pki, etcd, apiserver, opts.keepDir ?? false);
+        const controllerManager = opts.controllers?.length
+          ? startManaged(
+              "kube-controller-manager",
+              toolPath("kube-controller-manager"),
+              [
+                `--kubeconfig=${kubeconfigPath}`,
+                `--controllers=${opts.controllers.join(",")}`,
+                "--leader-elect=false",
+                // No serving port: nothing scrapes it, and a port is one more to collide.
+                "--secure-port=0",
+                "--use-service-account-credentials=false",
+                "--profiling=false",
+              ],
+              path.join(dir, "kube-controller-manager.log"),
+            )
+          : undefined;
+        return new ControlPlane(dir, server, kubeconfigPath, pki, etcd, apiserver, controllerManager, opts.keepDir ?? false);
       } catch (err) {
         await apiserver?.stop();
         await etcd.stop();
@@ -174,10 +207,11 @@ export class ControlPlane {
     return fs.readFileSync(this.kubeconfigPath, "utf8");
   }
 
-  /** Stops kube-apiserver, then etcd, and removes the working directory. */
+  /** Stops the controller-manager, kube-apiserver, then etcd, and removes the working directory. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    await this.controllerManager?.stop();
     await this.apiserver.stop();
     await this.etcd.stop();
     if (!this.keepDir) fs.rmSync(this.dir, { recursive: true, force: true });

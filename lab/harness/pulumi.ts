@@ -52,6 +52,13 @@ export interface PulumiStackOptions {
    * Default: a new temp dir, so parallel tests never share state.
    */
   stateDir?: string;
+  /**
+   * A stack config file to start from (e.g. the program's committed Pulumi.local.yaml):
+   * copied into the state dir and used from there, so config the run sets never touches
+   * the original. Default: Pulumi.<stack>.yaml next to the program when it exists (used
+   * in place), else a new file in the state dir.
+   */
+  configTemplate?: string;
   /** Secrets passphrase. Default `twinroot-lab`. */
   passphrase?: string;
   /** Plain config values (`key` or `namespace:key`). */
@@ -113,15 +120,26 @@ export class PulumiStack {
     delete env.PULUMI_ACCESS_TOKEN;
     const projectDir = path.resolve(opts.projectDir);
     // A stack file kept with the program (Pulumi.local.yaml) is the user's config and is
-    // used in place. Otherwise the stack's config lives in the state dir, so parallel
-    // tests on one program never share or leave files; `stack init` has no
-    // --config-file flag, so the file it writes next to the program is moved there.
+    // used in place, unless `configTemplate` asks for a copy. Otherwise the stack's config
+    // lives in the state dir, so parallel tests on one program never share or leave files.
     const projectFile = path.join(projectDir, `Pulumi.${stack}.yaml`);
-    const userOwned = fs.existsSync(projectFile);
+    const userOwned = !opts.configTemplate && fs.existsSync(projectFile);
     const configFile = userOwned ? projectFile : path.join(stateDir, `Pulumi.${stack}.yaml`);
+    if (opts.configTemplate) fs.copyFileSync(opts.configTemplate, configFile);
     const s = new PulumiStack(projectDir, stack, stateDir, configFile, env, opts.timeoutMs ?? 600_000);
+    // `stack init` has no --config-file flag: it writes the passphrase's salt into
+    // Pulumi.<stack>.yaml next to the program. Keep that file as it was and move the salt
+    // into the stack's own config file.
+    const before = fs.existsSync(projectFile) ? fs.readFileSync(projectFile, "utf8") : undefined;
     await s.run(["stack", "init", stack, "--secrets-provider", "passphrase"]);
-    if (!userOwned && fs.existsSync(projectFile)) fs.renameSync(projectFile, configFile);
+    if (!userOwned) {
+      const after = fs.existsSync(projectFile) ? fs.readFileSync(projectFile, "utf8") : "";
+      const salt = /^encryptionsalt: .*$/m.exec(after)?.[0];
+      const own = fs.existsSync(configFile) ? fs.readFileSync(configFile, "utf8") : "";
+      if (salt && !/^encryptionsalt:/m.test(own)) fs.writeFileSync(configFile, `${own}${own && !own.endsWith("\n") ? "\n" : ""}${salt}\n`);
+      if (before === undefined) fs.rmSync(projectFile, { force: true });
+      else if (after !== before) fs.writeFileSync(projectFile, before);
+    }
     for (const [k, v] of Object.entries(opts.config ?? {})) await s.setConfig(k, v);
     for (const [k, v] of Object.entries(opts.secrets ?? {})) await s.setConfig(k, v, true);
     return s;
@@ -160,7 +178,9 @@ export class PulumiStack {
 
   /** Removes the stack and its state folder. */
   async remove(): Promise<void> {
-    await this.run(["stack", "rm", this.stack, "--yes", "--force"], { allowFailure: true });
+    // --preserve-config: `stack rm` would otherwise delete Pulumi.<stack>.yaml next to the
+    // program, the user's committed config among them.
+    await this.run(["stack", "rm", this.stack, "--yes", "--force", "--preserve-config"], { allowFailure: true });
     fs.rmSync(this.stateDir, { recursive: true, force: true });
   }
 

@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
 import * as k8s from "@kubernetes/client-node";
-import { ControlPlane } from "../../lab/harness/control-plane";
+import { ControlPlane, DELETION_CONTROLLERS } from "../../lab/harness/control-plane";
 import { repoRoot } from "../../lab/harness/tools";
 
 describe("the local control plane", { timeout: 300_000 }, () => {
@@ -32,6 +32,37 @@ describe("the local control plane", { timeout: 300_000 }, () => {
       for (let i = 0; i < 50 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 100));
       req.abort();
       assert.deepEqual(seen, ["MODIFIED:2", "DELETED:2"]);
+    } finally {
+      await cp.stop();
+    }
+  });
+
+  it("deletes as a real cluster does with its controller-manager: owned objects follow their owner, a namespace is finalized", async () => {
+    const cp = await ControlPlane.start({ controllers: DELETION_CONTROLLERS });
+    try {
+      const core = cp.kubeConfig().makeApiClient(k8s.CoreV1Api);
+      await core.createNamespace({ body: { metadata: { name: "doomed" } } });
+      const owner = await core.createNamespacedConfigMap({ namespace: "doomed", body: { metadata: { name: "owner" } } });
+      const ref = { apiVersion: "v1", kind: "ConfigMap", name: "owner", uid: owner.metadata?.uid as string };
+      await core.createNamespacedConfigMap({ namespace: "doomed", body: { metadata: { name: "owned", ownerReferences: [ref] } } });
+      // Foreground: the owner stays (with a finalizer) until the garbage collector removed what it owns.
+      await core.deleteNamespacedConfigMap({ name: "owner", namespace: "doomed", propagationPolicy: "Foreground" });
+      const gone = async (read: () => Promise<unknown>) => {
+        for (let i = 0; i < 600; i++) {
+          try {
+            await read();
+          } catch (err) {
+            if ((err as { code?: number }).code === 404) return true;
+            throw err;
+          }
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        return false;
+      };
+      assert.ok(await gone(() => core.readNamespacedConfigMap({ name: "owned", namespace: "doomed" })), "the owned ConfigMap is collected");
+      assert.ok(await gone(() => core.readNamespacedConfigMap({ name: "owner", namespace: "doomed" })), "the owner goes once its dependents are gone");
+      await core.deleteNamespace({ name: "doomed" });
+      assert.ok(await gone(() => core.readNamespace({ name: "doomed" })), "the namespace is finalized, not left Terminating");
     } finally {
       await cp.stop();
     }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as k8s from "@kubernetes/client-node";
-import { ControlPlane } from "../../lab/harness/control-plane";
+import { ControlPlane, DELETION_CONTROLLERS } from "../../lab/harness/control-plane";
 import { PulumiStack } from "../../lab/harness/pulumi";
 import { repoRoot } from "../../lab/harness/tools";
 
@@ -22,7 +22,7 @@ describe("the smoke program through the real Pulumi engine", { timeout: 900_000 
   const namespace = "smoke-e2e";
 
   before(async () => {
-    cp = await ControlPlane.start();
+    cp = await ControlPlane.start({ controllers: DELETION_CONTROLLERS });
     core = cp.kubeConfig().makeApiClient(k8s.CoreV1Api);
     stack = await PulumiStack.create({
       projectDir: path.join(repoRoot, "programs", "smoke"),
@@ -83,9 +83,8 @@ describe("the smoke program through the real Pulumi engine", { timeout: 900_000 
     const destroyed = await stack.destroy();
     assert.equal(destroyed.changes.delete, 4, JSON.stringify(destroyed.changes));
     assert.ok(await gone(() => core.readNamespacedConfigMap({ name: "twinroot-smoke", namespace })), "configmap is gone");
-    // Namespace deletion is asynchronous in a real cluster: it goes Terminating first, and
-    // without a controller-manager nothing finalizes it, so accept either state.
-    const ns = await core.readNamespace({ name: namespace }).catch((err: { code?: number }) => (err.code === 404 ? undefined : Promise.reject(err)));
-    assert.ok(!ns || ns.metadata?.deletionTimestamp, "namespace is deleted or terminating");
+    // The provider deletes in the foreground and waits for the namespace to be finalized,
+    // which the control plane's garbage collector and namespace controller do.
+    assert.ok(await gone(() => core.readNamespace({ name: namespace })), "namespace is gone");
   });
 });
