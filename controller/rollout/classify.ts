@@ -73,7 +73,12 @@ export function classify(node: NodeView, rollout: string, image: ImageSpec): Nod
   }
   // Superseded: the node carries an older target of this rollout.
   if (operationIs(n, target.image) && DISRUPTIVE_PHASES.includes(phase)) return "inProgress";
-  if (phase === "Staging" || !operationIs(n, target.image)) return "retarget";
+  // Staging the older image, or given it and not yet seen by its proxy: it already holds
+  // part of the budget, so it takes the new image in the older one's place. A node whose
+  // proxy saw the older target and is idle finished with it (it may never have needed an
+  // operation: it already ran that version), and starts again only within the budget.
+  const seen = (n.status?.observedGeneration ?? 0) >= (n.metadata.generation ?? 1);
+  if (phase === "Staging" || !seen) return "retarget";
   return idle(n, image);
 }
 

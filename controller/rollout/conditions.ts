@@ -20,6 +20,19 @@ export function getCondition(conditions: Condition[] | undefined, type: string):
   return conditions?.find((c) => c.type === type);
 }
 
+/** How many failed nodes a Degraded message names, and how much of each error it keeps. */
+const NAMED_FAILURES = 3;
+const ERROR_CHARS = 200;
+
+/** `: node: error; node: error; and N more`, so whoever reads the condition (or a failed `pulumi up`) sees why. */
+function failureList(p: Plan): string {
+  if (!p.failures.length) return "";
+  const cut = (e: string) => (e.length > ERROR_CHARS ? `${e.slice(0, ERROR_CHARS - 1)}…` : e);
+  const named = p.failures.slice(0, NAMED_FAILURES).map((f) => `${f.node}: ${cut(f.error)}`);
+  const more = p.failures.length - named.length;
+  return `: ${named.join("; ")}${more > 0 ? `; and ${more} more` : ""}`;
+}
+
 /** The status the rollout should have after `p`. */
 export function rolloutStatus(rollout: OsRollout, p: Plan, now: Date): OsRolloutStatus {
   const prev = rollout.status ?? {};
@@ -44,7 +57,7 @@ export function rolloutStatus(rollout: OsRollout, p: Plan, now: Date): OsRollout
   else set("Complete", "False", hold?.reason ?? "InProgress", summary);
 
   if (c.failed > maxFailed)
-    set("Degraded", "True", "FailureBudgetExceeded", `${c.failed} nodes failed, the failure budget is ${maxFailed}; the rollout is halted`);
+    set("Degraded", "True", "FailureBudgetExceeded", `${c.failed} nodes failed, the failure budget is ${maxFailed}; the rollout is halted${failureList(p)}`);
   else if (hold?.reason === "InvalidSpec" || hold?.reason === "SelectorOverlap") set("Degraded", "True", hold.reason, hold.message);
   else set("Degraded", "False", c.failed ? "WithinFailureBudget" : "NoFailures", `${c.failed} of at most ${maxFailed} nodes failed`);
 

@@ -19,9 +19,11 @@ function rollout(spec: Partial<OsRollout["spec"]> = {}, name = "r"): OsRollout {
 
 function osNode(name: string, booted: ImageSpec, phase: OsNodePhase = "Idle", target?: ImageSpec, op?: ImageSpec, rolloutName = "r"): OsNode {
   return {
-    metadata: { name },
+    // As stored: the API server's generation, seen by the node's proxy.
+    metadata: { name, generation: 1 },
     spec: { nodeName: name, ...(target ? { target: { rollout: rolloutName, image: target } } : {}) },
     status: {
+      observedGeneration: 1,
       phase,
       bootedVersion: booted.version,
       bootedDigest: booted.digest,
@@ -111,6 +113,27 @@ describe("batch selection", () => {
     assert.deepEqual(plan(rollout({ failure: { maxFailedNodes: 2 } }), failed, { now: NOW }).start, ["c"]);
   });
 
+  it("starts nodes that finished an older target without an operation (they already ran it) only within the budget", () => {
+    // The first generation of a rollout targets nodes that already run its version: their
+    // proxies report Done without an operation. A version bump must not retarget them all.
+    const done = (name: string) => {
+      const o = osNode(name, V1, "Done", V1);
+      return node(name, { osNode: o });
+    };
+    const p = plan(rollout({ image: V2, maxUnavailable: 1 }), [done("a"), done("b"), done("c")], { now: NOW });
+    assert.deepEqual(p.retarget, []);
+    assert.equal(p.start.length, 1, "one node at a time, as maxUnavailable 1 says");
+    assert.equal(p.counts.pending, 3);
+  });
+
+  it("retargets a node given an older target that its proxy has not seen yet, within the budget it holds", () => {
+    const o = osNode("a", V1, "Done", V2);
+    const unseen = node("a", { osNode: { ...o, metadata: { name: "a", generation: 2 }, status: { ...o.status, observedGeneration: 1 } } });
+    const p = plan(rollout({ image: V3, maxUnavailable: 1 }), [unseen, node("b")], { now: NOW });
+    assert.deepEqual(p.retarget, ["a"]);
+    assert.deepEqual(p.start, [], "the retargeted node uses the budget of 1");
+  });
+
   it("retargets superseded nodes that have not begun to disrupt, and keeps counting them", () => {
     const nodes = [node("a", { osNode: osNode("a", V1, "Staging", V2, V2) }), node("b", { osNode: osNode("b", V1, "Rebooting", V2, V2) }), node("c")];
     const p = plan(rollout({ image: V3 }), nodes, { now: NOW });
@@ -139,6 +162,20 @@ describe("rollout status", () => {
     assert.equal(d?.status, "True");
     assert.equal(d?.reason, "FailureBudgetExceeded");
     assert.equal(s.conditions?.find((c) => c.type === "Progressing")?.status, "False");
+  });
+
+  it("names the failed nodes and why in the Degraded message, a few of them, each error cut short", () => {
+    const failed = (name: string, lastError: string) => {
+      const o = osNode(name, V1, "RolledBack", V2, V2);
+      return node(name, { osNode: { ...o, status: { ...o.status, lastError } } });
+    };
+    const nodes = [failed("a", "health check kubelet failed"), failed("b", "x".repeat(500)), failed("c", "did not come up"), failed("d", "stage: bad digest")];
+    const r = rollout();
+    const d = rolloutStatus(r, plan(r, nodes, { now: NOW }), NOW).conditions?.find((c) => c.type === "Degraded");
+    assert.match(
+      d?.message ?? "",
+      /^4 nodes failed, the failure budget is 0; the rollout is halted: a: health check kubelet failed; b: x{199}…; c: did not come up; and 1 more$/,
+    );
   });
 });
 

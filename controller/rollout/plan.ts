@@ -59,6 +59,8 @@ export interface Plan {
   counts: PlanCounts;
   /** The state of every selected node. */
   states: Map<string, NodeState>;
+  /** The failed nodes and why each failed (their OsNode's last error), in node order. */
+  failures: { node: string; error: string }[];
   /** Set when nothing new may start; the Progressing/Paused/Degraded conditions say it. */
   hold?: { reason: HoldReason; message: string };
   /** Every selected node is updated (or failed within the budget with nothing left to do). */
@@ -91,7 +93,10 @@ export function plan(rollout: OsRollout, nodes: NodeView[], ctx: PlanContext): P
   const retarget = ctx.invalid?.length || ctx.overlap ? [] : nodes.filter((n) => states.get(n.name) === "retarget").map((n) => n.name);
   const maxFailed = rollout.spec.failure?.maxFailedNodes ?? 0;
   const complete = nodes.length > 0 && counts.pending === 0 && counts.inProgress === 0 && counts.failed <= maxFailed;
-  const out = (hold: Plan["hold"], extra: Partial<Plan> = {}): Plan => ({ start: [], retarget, counts, states, hold, complete, ...extra });
+  const failures = nodes
+    .filter((n) => states.get(n.name) === "failed")
+    .map((n) => ({ node: n.name, error: n.osNode?.status?.lastError ?? n.osNode?.status?.message ?? "no error recorded" }));
+  const out = (hold: Plan["hold"], extra: Partial<Plan> = {}): Plan => ({ start: [], retarget, counts, states, failures, hold, complete, ...extra });
 
   if (ctx.invalid?.length) return out({ reason: "InvalidSpec", message: ctx.invalid.join("; ") });
   if (ctx.overlap) {
