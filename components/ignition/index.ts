@@ -40,8 +40,11 @@ export {
   layoutFragment,
   type NodeConfig,
   type NodePresetOptions,
+  type NodeTaint,
   nodeConfig,
   nodePreset,
+  TAINT_EFFECTS,
+  taintProblem,
 } from "./preset";
 export { type RenderOptions, renderConfig } from "./render";
 export { SPEC_VERSIONS, type SpecVersion } from "./schema";

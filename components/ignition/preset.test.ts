@@ -104,6 +104,39 @@ test("user snippets merge on top, and one that contradicts the preset is refused
   );
 });
 
+test("the kubelet registers the node with its taints", () => {
+  const { config } = nodeConfig({
+    ...full,
+    kubelet: {
+      ...(full.kubelet as NonNullable<NodePresetOptions["kubelet"]>),
+      nodeTaints: [
+        { key: "dedicated", value: "db", effect: "NoSchedule" },
+        { key: "twinroot.dev/canary", effect: "PreferNoSchedule" },
+      ],
+    },
+  });
+  const kubelet = config.systemd?.units?.find((u) => u.name === "kubelet.service");
+  assert.match(kubelet?.dropins?.[0]?.contents ?? "", / --register-with-taints=dedicated=db:NoSchedule,twinroot\.dev\/canary=:PreferNoSchedule"/);
+});
+
+test("a taint with a bad key or effect names its index", () => {
+  const kubelet = {
+    ...(full.kubelet as NonNullable<NodePresetOptions["kubelet"]>),
+    nodeTaints: [
+      { key: "ok", effect: "NoSchedule" as const },
+      { key: "bad key", effect: "Sometimes" as never },
+    ],
+  };
+  assert.throws(
+    () => nodeConfig({ ...full, kubelet }),
+    (e: unknown) =>
+      e instanceof IgnitionConfigError &&
+      e.problems.length === 1 &&
+      e.problems[0]?.path === "kubelet.nodeTaints[1]" &&
+      /taint key "bad key"/.test(e.problems[0].message),
+  );
+});
+
 test("bad options are all reported together", () => {
   assert.throws(
     () => nodeConfig({ hostname: "Not_A_Host", kubelet: { apiServer: "http://x", caCert: "nope", bootstrapToken: "short" }, sysctls: { "bad key": 1 } }),

@@ -19,6 +19,32 @@ export const AGENT_BINARY = "/opt/twinroot/bin/twinroot-agent";
 /** The agent's config file. */
 export const AGENT_CONFIG_PATH = "/etc/twinroot/agent.json";
 
+/** A taint the kubelet registers the node with (`--register-with-taints`). */
+export interface NodeTaint {
+  /** Taint key, `[prefix/]name`. */
+  key: string;
+  /** Taint value. Default: empty. */
+  value?: string;
+  /** What the taint does to pods that do not tolerate it. */
+  effect: "NoSchedule" | "PreferNoSchedule" | "NoExecute";
+}
+
+/** The effects a taint may have. */
+export const TAINT_EFFECTS: readonly NodeTaint["effect"][] = ["NoSchedule", "PreferNoSchedule", "NoExecute"];
+
+/** Why `t` is not a taint Kubernetes accepts, or undefined. */
+export function taintProblem(t: NodeTaint): string | undefined {
+  if (
+    typeof t?.key !== "string" ||
+    !/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(t.key)
+  )
+    return `taint key ${JSON.stringify(t?.key)} is invalid: use [prefix/]name with a name of at most 63 letters, digits, - _ .`;
+  if (t.value !== undefined && !/^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/.test(t.value))
+    return `taint value ${JSON.stringify(t.value)} is invalid: use at most 63 letters, digits, - _ . starting and ending alphanumeric`;
+  if (!TAINT_EFFECTS.includes(t.effect)) return `taint effect ${JSON.stringify(t.effect)} is invalid: use ${TAINT_EFFECTS.join(", ")}`;
+  return undefined;
+}
+
 /** Options of the node preset. */
 export interface NodePresetOptions {
   /** Ignition spec of the OS image (default 3.4.0). */
@@ -48,6 +74,8 @@ export interface NodePresetOptions {
     bootstrapToken: string;
     /** Extra node labels. */
     nodeLabels?: Record<string, string>;
+    /** Taints the node registers with; like labels, the kubelet applies them when the node first registers. */
+    nodeTaints?: NodeTaint[];
   };
   /** Static hostname. */
   hostname?: string;
@@ -83,6 +111,10 @@ function checkOptions(o: NodePresetOptions): ConfigProblem[] {
     for (const k of Object.keys(o.kubelet.nodeLabels ?? {}))
       if (!/^([a-z0-9.-]+\/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/.test(k))
         out.push(bad(`kubelet.nodeLabels.${k}`, "not a valid label key", "use prefix/name"));
+    for (const [i, t] of (o.kubelet.nodeTaints ?? []).entries()) {
+      const why = taintProblem(t);
+      if (why) out.push(bad(`kubelet.nodeTaints[${i}]`, why, "see kubectl taint --help for the format"));
+    }
   }
   for (const k of Object.keys(o.sysctls ?? {}))
     if (!/^[a-z0-9_]+([./][a-z0-9_-]+)*$/.test(k)) out.push(bad(`sysctls.${k}`, "not a sysctl key", "write keys like net.ipv4.ip_forward"));
@@ -178,6 +210,8 @@ export function kubeletFragment(o: NodePresetOptions): Fragment {
     .join(",");
   const args = ["--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf", "--kubeconfig=/var/lib/kubelet/kubeconfig"];
   if (labels) args.push(`--node-labels=${labels}`);
+  const taints = (k.nodeTaints ?? []).map((t) => `${t.key}=${t.value ?? ""}:${t.effect}`).join(",");
+  if (taints) args.push(`--register-with-taints=${taints}`);
   return {
     name: "preset.kubelet",
     config: {

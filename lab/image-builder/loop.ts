@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 
 /** Runs a command, returning stdout; the error names the command and carries its stderr. */
-export function run(cmd: string, args: string[], opts: { input?: string | Buffer; cwd?: string } = {}): string {
+export function run(cmd: string, args: string[], opts: { input?: string | Buffer; cwd?: string; env?: NodeJS.ProcessEnv } = {}): string {
   try {
     return execFileSync(cmd, args, { encoding: "utf8", stdio: ["pipe", "pipe", "pipe"], maxBuffer: 64 << 20, ...opts });
   } catch (err) {

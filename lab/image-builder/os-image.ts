@@ -4,6 +4,7 @@
 // Lab nodes, which the lab boots without QEMU, take images without the kernel: a few MiB
 // instead of 24, so a fleet stages them quickly.
 
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -85,11 +86,39 @@ function buildInitramfs(dir: string, variant: OsVariant, out: string): void {
     const xz = `${src}.xz`;
     const dst = path.join(root, "lib/modules", path.basename(m));
     if (fs.existsSync(src)) fs.copyFileSync(src, dst);
-    else fs.writeFileSync(dst, run("xz", ["-dc", xz]));
+    else fs.writeFileSync(dst, execFileSync("xz", ["-dc", xz], { maxBuffer: 64 << 20 }));
   }
   const files = run("find", [".", "-mindepth", "1"], { cwd: root }).trim().split("\n").sort().join("\n");
-  const cpio = run("sh", ["-c", `cpio -o -H newc --quiet | gzip -1 > ${JSON.stringify(out)}`], { cwd: root, input: `${files}\n` });
-  void cpio;
+  fixTimes(root);
+  // --reproducible and gzip -n: no inode numbers, device numbers or timestamps that
+  // differ between builds.
+  run("sh", ["-c", `cpio -o -H newc --quiet --reproducible | gzip -1 -n > ${JSON.stringify(out)}`], { cwd: root, input: `${files}\n` });
+}
+
+/**
+ * The time every file of an image carries: images are reproducible, so the digest a
+ * stack's config pins (programs/local/Pulumi.local.yaml) is the digest any machine builds.
+ */
+const IMAGE_EPOCH = 1_700_000_000;
+
+/** Sets the access and modification times of everything under `root` to {@link IMAGE_EPOCH}. */
+function fixTimes(root: string): void {
+  for (const e of fs.readdirSync(root, { withFileTypes: true, recursive: true })) {
+    fs.lutimesSync(path.join(e.parentPath, e.name), IMAGE_EPOCH, IMAGE_EPOCH);
+  }
+  fs.lutimesSync(root, IMAGE_EPOCH, IMAGE_EPOCH);
+}
+
+/**
+ * Makes an ext4 image built with `mkfs.ext4 -d` reproducible: mkfs takes every inode's
+ * change time from the source files (the kernel sets it to now and nothing can set it
+ * back), so each inode's ctime is set to {@link IMAGE_EPOCH} with debugfs afterwards;
+ * mkfs's own times come from E2FSPROGS_FAKE_TIME.
+ */
+function fixInodeTimes(image: string, root: string): void {
+  const paths = ["/", "/lost+found", ...fs.readdirSync(root, { recursive: true }).map((p) => `/${String(p)}`)];
+  const cmds = paths.flatMap((p) => [`sif "${p}" ctime ${IMAGE_EPOCH}`, `sif "${p}" ctime_extra 0`]).join("\n");
+  run("debugfs", ["-w", "-f", "-", image], { input: `${cmds}\n`, env: { ...process.env, E2FSPROGS_FAKE_TIME: String(IMAGE_EPOCH) } });
 }
 
 /**
@@ -100,11 +129,10 @@ export function buildOsImage(version: string, variant: OsVariant = "good", sizeM
   if (!/^[A-Za-z0-9._-]+$/.test(version)) throw new Error(`image builder: bad version ${JSON.stringify(version)}`);
   const withKernel = opts.kernel ?? true;
   const k = withKernel ? findKernel() : undefined;
-  // Images with a kernel keep the key they always had, so existing caches stay valid.
   const inputs = JSON.stringify(
     k
       ? {
-          v: 2,
+          v: 3,
           version,
           variant,
           sizeMiB,
@@ -113,7 +141,7 @@ export function buildOsImage(version: string, variant: OsVariant = "good", sizeM
           busybox: fs.statSync("/bin/busybox").size,
           init: fs.readFileSync(path.join(__dirname, "init.sh"), "utf8"),
         }
-      : { v: 2, version, variant, sizeMiB, kernel: false },
+      : { v: 3, version, variant, sizeMiB, kernel: false },
   );
   const key = createHash("sha256").update(inputs).digest("hex").slice(0, 16);
   const out = path.join(cacheDir(), `os-${version}-${variant}${k ? "" : "-nokernel"}-${key}.img`);
@@ -135,21 +163,26 @@ export function buildOsImage(version: string, variant: OsVariant = "good", sizeM
     }
     const tmp = `${out}.${process.pid}.tmp`;
     run("truncate", ["-s", `${sizeMiB}M`, tmp]);
-    // Fixed UUID and hash seed keep the metadata of a rebuild close to the previous one;
-    // the cache key, not the bytes, is what identifies an image.
-    run("mkfs.ext4", [
-      "-q",
-      "-F",
-      "-L",
-      "twinroot-os",
-      "-U",
-      "5d5c0c3e-8c8a-4bde-9d43-000000000001",
-      "-E",
-      "root_owner=0:0,hash_seed=5d5c0c3e-8c8a-4bde-9d43-000000000002",
-      "-d",
-      rootfs,
-      tmp,
-    ]);
+    // A fixed UUID, hash seed and times make a rebuild byte for byte the same.
+    fixTimes(rootfs);
+    run(
+      "mkfs.ext4",
+      [
+        "-q",
+        "-F",
+        "-L",
+        "twinroot-os",
+        "-U",
+        "5d5c0c3e-8c8a-4bde-9d43-000000000001",
+        "-E",
+        "root_owner=0:0,hash_seed=5d5c0c3e-8c8a-4bde-9d43-000000000002",
+        "-d",
+        rootfs,
+        tmp,
+      ],
+      { env: { ...process.env, E2FSPROGS_FAKE_TIME: String(IMAGE_EPOCH) } },
+    );
+    fixInodeTimes(tmp, rootfs);
     const image: OsImage = { version, variant, path: out, digest: sha256File(tmp), size: fs.statSync(tmp).size };
     fs.renameSync(tmp, out);
     fs.writeFileSync(meta, JSON.stringify(image));

@@ -43,6 +43,8 @@ export interface LabNodeOptions {
   /** The machine and agent under the node; the node disposes of it when it stops. */
   agent: LabNodeAgent;
   labels?: Record<string, string>;
+  /** Taints the Node registers with. Default: none. */
+  taints?: { key: string; value?: string; effect: string }[];
   /** How long a reboot keeps the node NotReady. Default 300 ms. */
   rebootMs?: number;
   /** Run a proxy for the node. Default true. */
@@ -94,7 +96,13 @@ export class LabNode {
     const version = await this.opts.agent.powerOn();
     try {
       await this.kube.request("POST", resourcePath(NODES), {
-        body: { apiVersion: "v1", kind: "Node", metadata: { name: this.name, labels: { "kubernetes.io/hostname": this.name, ...this.opts.labels } } },
+        body: {
+          apiVersion: "v1",
+          kind: "Node",
+          metadata: { name: this.name, labels: { "kubernetes.io/hostname": this.name, ...this.opts.labels } },
+          // As the kubelet's --register-with-taints: set when the node registers, never after.
+          ...(this.opts.taints?.length ? { spec: { taints: this.opts.taints } } : {}),
+        },
       });
     } catch (err) {
       if (!isStatus(err, 409)) throw err;
