@@ -4,10 +4,14 @@
 // policy the programs' config can reach; a fixture program breaks the rest (Ignition
 // hardening, pool/rollout consistency, a raw rollout without a digest).
 //
-// What is not real: @pulumi/openstack and its provider cannot be installed here (no
-// plugin download), so a stand-in SDK with the real type tokens (on NODE_PATH) and a
-// stand-in provider that only previews (on PATH) take their place. programs/local gets a
-// loopback lab endpoint nothing listens on: a preview never calls the lab.
+// What is real: the engine, the language host, the kubernetes provider and the OpenStack
+// SDK (@pulumi/openstack, a dev dependency of the repository, so the programs register
+// exactly the resources and inputs a real stack does). What is not: the OpenStack provider
+// plugin, whose Go module is not served here, so it cannot be built; a stand-in
+// pulumi-resource-openstack on PATH that only previews (fixtures/policies/
+// openstack-provider.js) takes its place, and the engine, with automatic plugin
+// acquisition off, uses it for the SDK's version. programs/local gets a loopback lab
+// endpoint nothing listens on: a preview never calls the lab.
 
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
@@ -80,6 +84,7 @@ describe("the policy pack through the real engine", { timeout: 1_800_000 }, () =
   let cp: ControlPlane;
   let tmp: string;
   let env: NodeJS.ProcessEnv;
+  let launcher: string;
   const stacks: PulumiStack[] = [];
   const prodKey = crypto.generateKeyPairSync("ed25519");
   const prodPublicKey = Buffer.from(prodKey.publicKey.export({ format: "jwk" }).x as string, "base64url").toString("base64");
@@ -110,15 +115,13 @@ describe("the policy pack through the real engine", { timeout: 1_800_000 }, () =
   before(async () => {
     cp = await ControlPlane.start();
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "twinroot-policies-"));
-    // The stand-in OpenStack SDK where `require("@pulumi/openstack")` finds it, and its provider where the engine looks for plugins.
-    fs.mkdirSync(path.join(tmp, "node_modules", "@pulumi"), { recursive: true });
-    fs.symlinkSync(path.join(FIXTURES, "openstack-sdk"), path.join(tmp, "node_modules", "@pulumi", "openstack"));
+    // The stand-in OpenStack provider where the engine looks for a plugin it does not have installed.
     fs.mkdirSync(path.join(tmp, "bin"));
-    const launcher = path.join(tmp, "bin", "pulumi-resource-openstack");
+    launcher = path.join(tmp, "bin", "pulumi-resource-openstack");
     fs.writeFileSync(launcher, `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(path.join(FIXTURES, "openstack-provider.js"))} "$@"\n`, {
       mode: 0o755,
     });
-    env = { PATH: `${path.join(tmp, "bin")}:${pathWithTools()}`, NODE_PATH: path.join(tmp, "node_modules") };
+    env = { PATH: `${path.join(tmp, "bin")}:${pathWithTools()}` };
   });
 
   after(async () => {
@@ -237,6 +240,10 @@ describe("the policy pack through the real engine", { timeout: 1_800_000 }, () =
       assert.deepEqual(violations(r), [], explain(r));
       assert.equal(passed(r).size, ALL_POLICIES, [...passed(r)].join(", "));
       assert.ok((r.changes.create ?? 0) >= 15, `12 + 3 machines and more: ${JSON.stringify(r.changes)}`);
+      // The real SDK asks for its own provider version; the engine takes the stand-in from PATH for it, without a version warning.
+      const warnings = r.diagnostics.filter((d) => d.severity === "warning").map((d) => d.message.trim());
+      assert.ok(warnings.includes(`using pulumi-resource-openstack from $PATH at ${launcher}`), warnings.join("\n"));
+      assert.ok(!warnings.some((w) => /plugin openstack is expected to have version/.test(w)), warnings.join("\n"));
     });
 
     it("fails for dev stack config without anti-affinity, on a public network, with a weak key and too much unavailable", async (t) => {
