@@ -9,7 +9,7 @@ import { Informer } from "../kube/informer";
 import { createLogger, type Logger } from "../kube/log";
 import { WorkQueue } from "../kube/queue";
 import { NODES, OSNODES, resourcePath } from "../kube/resources";
-import { isStatus, Kube } from "../kube/rest";
+import { isStatus, Kube, KubeError } from "../kube/rest";
 import { Metrics } from "../metrics/metrics";
 import type { AgentClient } from "./agent-client";
 import { step } from "./steps";
@@ -95,18 +95,49 @@ export class NodeProxy {
     // Status writes carry the resourceVersion the step decided on, so a concurrent change
     // of the OsNode (a new target) turns into a conflict and a fresh step.
     let current = osNode;
-    const r = await step({
+    let r: Awaited<ReturnType<typeof step>>;
+    try {
+      r = await this.runStep(
+        osNode,
+        node,
+        () => current,
+        (w) => {
+          current = w;
+        },
+        ref,
+      );
+    } catch (err) {
+      if (!(err instanceof KubeError && err.code === 409 && err.message.includes("/osnodes/"))) throw err;
+      // The OsNode changed since the cache had it (most often the controller's new target
+      // landed while this step wrote status): read it now and run the step again at once,
+      // rather than wait out the queue's backoff (which the rollout would wait for too).
+      this.osNodes.update(await this.kube.request<OsNode>("GET", resourcePath(OSNODES, { name: this.opts.nodeName })));
+      this.log.debug("status write conflicted; stepping again with the stored object");
+      return { requeueAfterMs: 0 };
+    }
+    if (r.again) return { requeueAfterMs: 0 };
+    return { requeueAfterMs: r.requeueAfterMs ?? this.opts.resyncMs ?? 30_000 };
+  }
+
+  private runStep(
+    osNode: OsNode,
+    node: V1Node,
+    current: () => OsNode,
+    setCurrent: (o: OsNode) => void,
+    ref: { apiVersion: string; kind: string; name: string; uid?: string },
+  ): ReturnType<typeof step> {
+    return step({
       kube: this.kube,
       agent: this.opts.agent,
       osNode,
       node,
       now: (this.opts.clock ?? (() => new Date()))(),
       writeStatus: async (status: OsNodeStatus) => {
-        const cur = current;
+        const cur = current();
         const written = await this.kube.request<OsNode>("PUT", resourcePath(OSNODES, { name: this.opts.nodeName, sub: "status" }), {
           body: { ...cur, apiVersion: API_VERSION, kind: "OsNode", status },
         });
-        current = written;
+        setCurrent(written);
         this.osNodes.update(written);
         if (status.phase !== cur.status?.phase) {
           this.metrics.phaseTransitions.inc({ phase: status.phase ?? "Idle" });
@@ -116,7 +147,5 @@ export class NodeProxy {
       },
       event: (type, reason, message) => void this.events.record(ref, type, reason, message),
     });
-    if (r.again) return { requeueAfterMs: 0 };
-    return { requeueAfterMs: r.requeueAfterMs ?? this.opts.resyncMs ?? 30_000 };
   }
 }
