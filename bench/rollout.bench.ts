@@ -3,7 +3,7 @@
 // A/B disks (stage over HTTPS, activate, reboot through the boot selection, commit),
 // their proxies, and the controller as its own process. The baseline is the ideal
 // schedule measured in the same run: the sum of every node's own upgrade time (from the
-// target reaching it to Done, as an outside watch sees the phases) divided by 3, the
+// controller's target reaching it to Done, as an outside watch sees both) divided by 3, the
 // time the rollout would take if the controller lost nothing between one node finishing
 // and the next starting. The ratio is the schedule's overhead (target: under 1.10).
 // TWINROOT_BENCH_ROLLOUT_NODES and TWINROOT_BENCH_ROLLOUT_MAX_UNAVAILABLE change the sizes.
@@ -67,12 +67,14 @@ async function main(): Promise<void> {
       await sleep(200);
     }
     const seen = observer.observation;
-    // Each node's own time: from the first phase after Idle to Done.
+    // Each node's own time: from the controller's target reaching it (as the watch sees the
+    // target write) to its Done. Its proxy's reaction is the node's work; what lies between
+    // one node's Done and the next target is the schedule's loss.
     const steps = new Map<string, { start: number; end?: number }>();
+    for (const t of seen.targets) if (t.version === "1.1.0" && !steps.has(t.node)) steps.set(t.node, { start: t.at });
     for (const c of seen.phases) {
       const s = steps.get(c.node);
-      if (!s && c.to !== "Idle" && c.to !== "Done") steps.set(c.node, { start: c.at });
-      else if (s && c.to === "Done") s.end = c.at;
+      if (s && c.to === "Done" && c.at >= s.start) s.end = c.at;
     }
     const durations = [...steps.values()].map((s) => ((s.end ?? Number.NaN) - s.start) / 1000);
     if (durations.length !== NODES || durations.some((d) => !Number.isFinite(d))) throw new Error(`saw ${durations.length} of ${NODES} nodes start and finish`);
@@ -82,7 +84,9 @@ async function main(): Promise<void> {
     const starts = [...steps.values()].map((s) => s.start).sort((a, b) => a - b);
     const ends = [...steps.values()].map((s) => s.end as number).sort((a, b) => a - b);
     const handoffs = starts.slice(MAX_UNAVAILABLE).map((st, i) => (st - (ends[i] as number)) / 1000);
-    process.stderr.write(`[bench] timeline:\n${observer.timeline(t0)}\n[bench] first start after ${((starts[0] as number) - t0) / 1000} s; handoffs ${handoffs.map((h) => h.toFixed(2)).join(" ")} s\n`);
+    process.stderr.write(
+      `[bench] timeline:\n${observer.timeline(t0)}\n[bench] first start after ${((starts[0] as number) - t0) / 1000} s; handoffs ${handoffs.map((h) => h.toFixed(2)).join(" ")} s\n`,
+    );
     const makespan = (lastDone - t0) / 1000;
     const ideal = durations.reduce((a, b) => a + b, 0) / MAX_UNAVAILABLE;
     report([
@@ -95,13 +99,19 @@ async function main(): Promise<void> {
           `baseline: the ideal schedule, the sum of the nodes' own upgrade times (median ${median(durations).toFixed(1)} s) / ${MAX_UNAVAILABLE}; ` +
           `max unavailable seen ${seen.maxUnavailable}; load average ${load.toFixed(1)} at the start, ${os.cpus().length} CPUs`,
       ),
-      figure("rollout.node_upgrade", median(durations), "s", undefined, "median of one node's own upgrade time (stage, drain, reboot, verify, commit, uncordon)"),
+      figure(
+        "rollout.node_upgrade",
+        median(durations),
+        "s",
+        undefined,
+        "median of one node's own upgrade time, from its target to Done (stage, drain, reboot, verify, commit, uncordon)",
+      ),
       figure(
         "rollout.handoff",
         median(handoffs),
         "s",
         undefined,
-        "median time from a node's Done to the start of the node it made room for, as an outside watch sees both (controller reaction, target write, the proxy's first step)",
+        "median time from a node's Done to the target of the node it made room for, as an outside watch sees both: what the controller adds between one node finishing and the next starting",
       ),
     ]);
   } finally {

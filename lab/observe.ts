@@ -42,6 +42,8 @@ export interface Observation {
   phases: PhaseChange[];
   /** Every change of a node's availability, in the order seen. */
   availability: AvailabilityChange[];
+  /** Every new target version the controller gave a node, in the order seen. */
+  targets: { node: string; version: string; at: number }[];
 }
 
 /** Watches Nodes and OsNodes; {@link start} lists both before it resolves. */
@@ -50,7 +52,7 @@ export class RolloutObserver {
   private readonly osNodes: Informer<OsNode>;
   private readonly down = new Set<string>();
   private readonly why = new Map<string, string>();
-  private readonly state: Observation = { maxUnavailable: 0, nodeChanges: 0, phases: [], availability: [] };
+  private readonly state: Observation = { maxUnavailable: 0, nodeChanges: 0, phases: [], availability: [], targets: [] };
   /** Called on every phase change. */
   onPhase?: (c: PhaseChange) => void;
 
@@ -60,6 +62,8 @@ export class RolloutObserver {
     this.nodes.on((ev, n) => this.seeNode(ev === "delete" ? undefined : n, n.metadata?.name ?? ""));
     this.osNodes.on((ev, o, old) => {
       if (ev === "delete") return;
+      const target = o.spec.target?.image.version;
+      if (target && target !== old?.spec.target?.image.version) this.state.targets.push({ node: o.metadata.name ?? "", version: target, at: Date.now() });
       const to = o.status?.phase;
       const from = old?.status?.phase;
       if (!to || to === from) return;
@@ -104,6 +108,7 @@ export class RolloutObserver {
     this.state.nodeChanges = 0;
     this.state.phases = [];
     this.state.availability = [];
+    this.state.targets = [];
   }
 
   /** The phase and availability changes merged in time order, one line each, for a person or a failed test. */
@@ -111,6 +116,7 @@ export class RolloutObserver {
     const lines = [
       ...this.state.phases.map((c) => ({ at: c.at, text: `${c.node} ${c.from ?? "-"} -> ${c.to}${c.message ? ` (${c.message})` : ""}` })),
       ...this.state.availability.map((c) => ({ at: c.at, text: `${c.node} ${c.down ? `down: ${c.down}` : "available"} [${c.unavailable} unavailable]` })),
+      ...this.state.targets.map((c) => ({ at: c.at, text: `${c.node} target ${c.version}` })),
     ].filter((l) => l.at >= since);
     const t0 = lines.reduce((m, l) => Math.min(m, l.at), Number.POSITIVE_INFINITY);
     return lines
