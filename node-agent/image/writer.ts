@@ -3,27 +3,38 @@
 // - Bytes are copied into a fixed pool of large page-aligned buffers (memory stays at the
 //   pool whatever the image size); a full buffer is hashed (SHA-256 of the image as
 //   written) and written at its offset, with the next buffers filling meanwhile.
+// - Both SHA-256 passes run in a worker thread (hasher.ts) over the pool, which is shared
+//   memory: they are most of the CPU of a stage, and off the main thread they run on
+//   another core while the main thread decrypts the download. A buffer is reused once it
+//   is both written and hashed.
 // - The device is opened with O_DIRECT when it takes it: writes go to the device without
 //   passing through (and evicting the node's) page cache, and cost a fraction of the CPU.
 // - Every `flushEvery` bytes the written part is flushed (fdatasync) without stopping the
 //   writes that follow; the flushed part is then a checkpoint (for resuming) and is read
-//   back from the device (O_DIRECT: from the device, not from memory) and hashed into a
-//   second SHA-256 while the download goes on. After the last write: fsync, read back the
-//   rest. The result carries both digests; the caller compares them with the expected one.
+//   back from the device (O_DIRECT: from the device, not from memory) into two buffers in
+//   turn, one being read while the other is hashed into a second SHA-256, while the
+//   download goes on. After the last write: fsync, read back the rest. The result
+//   carries both digests; the caller compares them with the expected one.
 // - A device that refuses O_DIRECT is written through the page cache; it is then read back
 //   at the end only, after BLKFLSBUF (`blockdev --flushbufs`) dropped its cached pages.
 
 import { spawn } from "node:child_process";
-import { createHash, type Hash } from "node:crypto";
 import fs from "node:fs";
 import { AgentError } from "../errors";
 import { failpoint } from "../failpoint";
 import { type Sink, Staging } from "./flow";
+import { Hasher } from "./hasher";
 
-/** Size of each buffer of the pool. */
-export const BUFFER_SIZE = 4 << 20;
-/** Buffers in the pool: one filling, the others being written. */
+/** Size of each buffer of the pool. 2 MiB: larger ones cost memory and gain nothing measurable. */
+export const BUFFER_SIZE = 2 << 20;
+/** Buffers in the pool: one filling, the others being written and hashed. */
 export const BUFFERS = 4;
+/**
+ * Read-back buffers: one is read while the other is hashed. As large as the others: the
+ * hash worker takes the two passes' buffers in turn, so the read-back keeps up with the
+ * writes only with buffers as large as theirs.
+ */
+const READ_BUFFERS = 2;
 /** O_DIRECT offsets, lengths and memory are aligned to this (a multiple of every logical block size in use). */
 export const ALIGN = 4096;
 
@@ -62,19 +73,25 @@ export interface WriteResult {
 }
 
 const roundUp = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
+/** The hasher's streams. */
+const WRITTEN = 0;
+const READ_BACK = 1;
 
 /**
- * Page-aligned memory for O_DIRECT. A Buffer's memory comes from malloc (16-byte
+ * Page-aligned shared memory: page-aligned for O_DIRECT, shared so that the hash worker
+ * reads it where it is. A Buffer's or a SharedArrayBuffer's memory comes from malloc (16-byte
  * alignment); the memory of a WebAssembly.Memory starts on a page boundary.
  */
 function alignedMemory(bytes: number): Buffer {
   const pages = Math.ceil(bytes / 65536);
   try {
-    const wasm = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum: number }) => { buffer: ArrayBuffer } } }).WebAssembly;
-    return Buffer.from(new wasm.Memory({ initial: pages, maximum: pages }).buffer, 0, bytes);
+    const wasm = (
+      globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number; maximum: number; shared: boolean }) => { buffer: SharedArrayBuffer } } }
+    ).WebAssembly;
+    return Buffer.from(new wasm.Memory({ initial: pages, maximum: pages, shared: true }).buffer, 0, bytes);
   } catch {
     // No WebAssembly: O_DIRECT may then refuse the memory, and the writer falls back to the page cache.
-    return Buffer.allocUnsafeSlow(bytes);
+    return Buffer.from(new SharedArrayBuffer(bytes));
   }
 }
 
@@ -99,6 +116,10 @@ function verifyError(what: string, err: unknown): AgentError {
   return new AgentError("verify-failed", `verify: ${what}: ${(err as Error).message}`, { cause: err });
 }
 
+function hashError(err: unknown): AgentError {
+  return new AgentError("internal", `write: SHA-256: ${(err as Error).message}`, { cause: err });
+}
+
 /** Drops the device's cached pages (BLKFLSBUF), so that reads come from the device. */
 function flushBuffers(device: string): Promise<void> {
   return new Promise((resolve) => {
@@ -116,18 +137,24 @@ export class SlotWriter implements Sink {
   private fd = -1;
   private vfd = -1;
   private readonly staging: Staging;
-  private readonly vbuf: Buffer;
-  private hash: Hash = createHash("sha256");
-  private verifyHash: Hash = createHash("sha256");
+  /** Read-back buffers not being read or hashed. */
+  private readonly vfree: Buffer[] = [];
+  /** Stream {@link WRITTEN}: SHA-256 of the bytes as written; {@link READ_BACK}: of the bytes read back. */
+  private readonly hasher: Hasher;
   /** Bytes handed to writes. */
   private pos = 0;
   /** Bytes 0..writtenTo are written (every write below returned). */
   private writtenTo = 0;
   private readonly doneRanges = new Map<number, number>();
   private flushedTo = 0;
+  /** Bytes 0..readTo are read back (and handed to the hasher). */
+  private readTo = 0;
+  /** Bytes 0..verifiedTo are read back and hashed. */
   private verifiedTo = 0;
   private verifyTarget = 0;
   private writes = 0;
+  /** Hash updates under way (the worker still reads their memory). */
+  private hashing = 0;
   private flushing = false;
   private reading = false;
   private closing = false;
@@ -140,15 +167,16 @@ export class SlotWriter implements Sink {
   private constructor(
     private readonly opts: WriterOptions,
     private readonly memory: Buffer,
-    private readonly size: number,
+    size: number,
     count: number,
   ) {
     const buffers: Buffer[] = [];
     for (let i = 0; i < count; i++) buffers.push(memory.subarray(i * size, (i + 1) * size));
     this.staging = new Staging(buffers, (buf, len) => this.submit(buf, len));
     this.staging.onDrain = () => this.onDrain();
-    this.vbuf = memory.subarray(count * size, (count + 1) * size);
+    for (let i = count; i < count + READ_BUFFERS; i++) this.vfree.push(memory.subarray(i * size, (i + 1) * size));
     this.flushEvery = opts.flushEvery ?? 0;
+    this.hasher = Hasher.acquire(memory.buffer as SharedArrayBuffer, 2);
   }
 
   /** Opens the device; with `startAt`, reads back and hashes the bytes already there. */
@@ -157,7 +185,7 @@ export class SlotWriter implements Sink {
     const count = opts.buffers ?? BUFFERS;
     const startAt = opts.startAt ?? 0;
     if (size % ALIGN || count < 2 || startAt % ALIGN) throw new AgentError("internal", "write: buffer size and resume point must be multiples of 4096");
-    const w = new SlotWriter(opts, takeMemory((count + 1) * size), size, count);
+    const w = new SlotWriter(opts, takeMemory((count + READ_BUFFERS) * size), size, count);
     try {
       w.openDevice();
       await w.hashPrefix(startAt);
@@ -174,7 +202,7 @@ export class SlotWriter implements Sink {
       try {
         this.fd = fs.openSync(device, fs.constants.O_RDWR | fs.constants.O_DIRECT);
         // An aligned read proves that both the device and this memory take O_DIRECT.
-        fs.readSync(this.fd, this.vbuf, 0, ALIGN, 0);
+        fs.readSync(this.fd, this.vfree[0] as Buffer, 0, ALIGN, 0);
         this.vfd = fs.openSync(device, fs.constants.O_RDONLY | fs.constants.O_DIRECT);
         this.direct = true;
         return;
@@ -199,12 +227,11 @@ export class SlotWriter implements Sink {
       await this.until(() => this.verifiedTo >= startAt || !!this.error);
       this.throwIfFailed();
       // The bytes are the same for both digests: the write side continues from this state.
-      this.hash = this.verifyHash.copy();
+      this.hasher.copy(READ_BACK, WRITTEN);
       if (!this.direct) {
         // Through the page cache it was not a read from the device: read everything back at the end.
-        this.verifyHash = createHash("sha256");
-        this.verifiedTo = 0;
-        this.verifyTarget = 0;
+        this.hasher.reset(READ_BACK);
+        this.verifiedTo = this.readTo = this.verifyTarget = 0;
       }
     }
     this.pos = this.writtenTo = this.flushedTo = startAt;
@@ -220,15 +247,27 @@ export class SlotWriter implements Sink {
     if (at + len > this.opts.capacity) {
       throw this.fail(new AgentError("slot-too-small", `write: the image is larger than the slot (${this.opts.capacity} bytes)`), false);
     }
-    this.hash.update(buf.subarray(0, len));
     let wlen = len;
     if (this.direct && len % ALIGN) {
       // The tail of an image that is not a multiple of the block size: pad it with zeros
-      // (within the slot; what follows the image there is not part of it).
+      // (within the slot; what follows the image there is not part of it). The hash reads
+      // only the image's bytes, so padding while it runs is safe.
       wlen = Math.min(roundUp(len), this.opts.capacity - at);
       buf.fill(0, len, wlen);
     }
     this.pos = at + len;
+    // The buffer is free again once it is both written and hashed, in whichever order.
+    let uses = 2;
+    const used = () => {
+      if (--uses === 0) this.reuse(buf);
+    };
+    this.hashing++;
+    this.hasher.update(WRITTEN, buf.subarray(0, len), (err) => {
+      this.hashing--;
+      if (err) this.fail(hashError(err), true);
+      else used();
+      this.settle();
+    });
     this.writes++;
     let off = 0;
     const step = () =>
@@ -240,28 +279,34 @@ export class SlotWriter implements Sink {
         }
         this.writes--;
         if (err || n === 0) this.fail(ioError(`${this.opts.device} at byte ${at + off}`, err ?? new Error("wrote nothing")), true);
-        else this.written(buf, at, at + len);
+        else {
+          this.written(at, at + len);
+          used();
+        }
         this.settle();
       });
     step();
   }
 
-  private written(buf: Buffer, from: number, to: number): void {
+  private written(from: number, to: number): void {
     this.doneRanges.set(from, to);
     for (let end = this.doneRanges.get(this.writtenTo); end !== undefined; end = this.doneRanges.get(this.writtenTo)) {
       this.doneRanges.delete(this.writtenTo);
       this.writtenTo = end;
     }
     this.opts.onProgress?.(this.writtenTo);
+    this.maybeFlush();
+  }
+
+  /** A written and hashed buffer goes back to the staging. */
+  private reuse(buf: Buffer): void {
     if (this.error) return;
     try {
       // Takes bytes that waited for a buffer (which may fill and submit buffers) and asks for more.
       this.staging.release(buf);
     } catch (err) {
       this.fail(err, true);
-      return;
     }
-    this.maybeFlush();
   }
 
   private maybeFlush(): void {
@@ -287,22 +332,43 @@ export class SlotWriter implements Sink {
     });
   }
 
-  /** Reads back and hashes bytes up to `target` (flushed ones only), one buffer at a time. */
+  /**
+   * Reads back and hashes bytes up to `target` (flushed ones only), one read at a time
+   * into a free read-back buffer; the next read goes on while the last one is hashed.
+   */
   private verifyTo(target: number): void {
     this.verifyTarget = Math.max(this.verifyTarget, target);
-    if (this.reading || this.error || this.closing || this.verifiedTo >= this.verifyTarget) return;
-    const at = this.verifiedTo;
-    const want = Math.min(this.size, this.verifyTarget - at);
+    if (this.reading || this.error || this.closing || this.readTo >= this.verifyTarget) return;
+    const vbuf = this.vfree.pop();
+    if (!vbuf) return;
+    const at = this.readTo;
+    const want = Math.min(vbuf.length, this.verifyTarget - at);
     const len = this.direct ? Math.min(roundUp(want), this.opts.capacity - at) : want;
     this.reading = true;
-    fs.read(this.vfd, this.vbuf, 0, len, at, (err, n) => {
+    fs.read(this.vfd, vbuf, 0, len, at, (err, n) => {
       this.reading = false;
       if (err) this.fail(verifyError(`read ${this.opts.device} at byte ${at}`, err), true);
       else if (n === 0) this.fail(verifyError(`read ${this.opts.device}`, new Error(`the device ended at byte ${at}`)), true);
       else if (!this.error) {
-        const k = Math.min(n, want);
-        this.verifyHash.update(this.vbuf.subarray(0, k));
-        this.verifiedTo = at + k;
+        const end = at + Math.min(n, want);
+        this.readTo = end;
+        this.hashBack(vbuf, end - at, end);
+        this.verifyTo(this.verifyTarget);
+      }
+      this.settle();
+    });
+  }
+
+  /** Hashes `len` read-back bytes that end at byte `end`, then frees their buffer. */
+  private hashBack(vbuf: Buffer, len: number, end: number): void {
+    this.hashing++;
+    this.hasher.update(READ_BACK, vbuf.subarray(0, len), (err) => {
+      this.hashing--;
+      if (err) this.fail(hashError(err), true);
+      else {
+        // The hasher works in order, so read-back buffers are done in order.
+        this.verifiedTo = end;
+        this.vfree.push(vbuf);
         this.verifyTo(this.verifyTarget);
       }
       this.settle();
@@ -328,19 +394,28 @@ export class SlotWriter implements Sink {
     this.verifyTo(this.pos);
     await this.until(() => (this.verifiedTo >= this.pos && !this.reading) || !!this.error);
     this.throwIfFailed();
-    return { bytes: this.pos, digest: this.hash.digest("hex"), readBack: this.verifyHash.digest("hex"), direct: this.direct, verifyMs: Date.now() - started };
+    // The hasher takes each digest after every update given to it.
+    let digest: string;
+    let readBack: string;
+    try {
+      [digest, readBack] = await Promise.all([this.hasher.digest(WRITTEN), this.hasher.digest(READ_BACK)]);
+    } catch (err) {
+      throw this.fail(hashError(err), false);
+    }
+    return { bytes: this.pos, digest, readBack, direct: this.direct, verifyMs: Date.now() - started };
   }
 
-  /** Waits for the I/O under way, closes the device and keeps the pool for the next writer. */
+  /** Waits for the I/O and hashing under way, closes the device and keeps the pool and the hash worker for the next writer. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closing = true;
     this.staging.stop();
-    await this.until(() => this.writes === 0 && !this.flushing && !this.reading);
+    await this.until(() => this.writes === 0 && !this.flushing && !this.reading && this.hashing === 0);
     if (this.closed) return;
     this.closed = true;
     for (const fd of [this.fd, this.vfd]) if (fd >= 0) fs.closeSync(fd);
     this.fd = this.vfd = -1;
+    this.hasher.release();
     spare = this.memory;
   }
 
