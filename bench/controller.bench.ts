@@ -43,6 +43,19 @@ const PHASE_MS = 100;
 const log = createLogger({ component: "bench.controller" });
 const CLOCK_TICK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
 
+/** The controller's start latencies (s) from its log, and their parts: waiting for the reconcile, planning, the target write. */
+function startParts(logFile: string): Pick<Run, "startLatencies" | "startParts"> {
+  const lines = fs
+    .readFileSync(logFile, "utf8")
+    .split("\n")
+    .filter((l) => l.includes('"msg":"node started"'))
+    .map((l) => JSON.parse(l) as { latencyMs: number; waitMs: number; planMs: number; writeMs: number });
+  return {
+    startLatencies: lines.map((l) => l.latencyMs / 1000),
+    startParts: { wait: lines.map((l) => l.waitMs / 1000), plan: lines.map((l) => l.planMs / 1000), write: lines.map((l) => l.writeMs / 1000) },
+  };
+}
+
 /** User plus system CPU seconds of a process so far. */
 function cpuSeconds(pid: number): number {
   const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
@@ -99,6 +112,8 @@ interface Run {
   handoffs: number[];
   /** Seconds, the controller's part. */
   startLatencies: number[];
+  /** Its parts, seconds: waiting for the reconcile to begin, planning, the target write's round trip. */
+  startParts: { wait: number[]; plan: number[]; write: number[] };
   /** Seconds, round trips of the fleet's writes. */
   apiWrites: number[];
   seconds: number;
@@ -161,11 +176,7 @@ async function run(nodes: number, bundle: string): Promise<Run> {
       cpuS: cpuSeconds(controller.pid) - cpu0,
       rssMiB: peakRssMiB(controller.pid),
       handoffs: handoffs(fleet.transitions),
-      startLatencies: fs
-        .readFileSync(path.join(cp.dir, "controller.log"), "utf8")
-        .split("\n")
-        .filter((l) => l.includes('"msg":"node started"'))
-        .map((l) => Number((JSON.parse(l) as { latencyMs: number }).latencyMs) / 1000),
+      ...startParts(path.join(cp.dir, "controller.log")),
       apiWrites: fleet.writeMs.map((ms) => ms / 1000),
       seconds,
     };
@@ -188,6 +199,11 @@ async function run(nodes: number, bundle: string): Promise<Run> {
   }
 }
 
+/** `p50/p95 s` of a list of seconds. */
+function parts(xs: number[]): string {
+  return `${percentile(xs, 50).toFixed(3)}/${percentile(xs, 95).toFixed(3)} s`;
+}
+
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(process.env.TMPDIR ?? "/tmp", "twinroot-bench-controller-"));
   try {
@@ -206,7 +222,8 @@ async function main(): Promise<void> {
         percentile(large.startLatencies, 95),
         "s",
         undefined,
-        `${note(large)}; the controller's part: change seen → target written; ${large.startLatencies.length} starts, median ${percentile(large.startLatencies, 50).toFixed(3)} s`,
+        `${note(large)}; the controller's part: change seen → target written; ${large.startLatencies.length} starts, median ${percentile(large.startLatencies, 50).toFixed(3)} s; ` +
+          `p50/p95 of its parts: waiting for the reconcile ${parts(large.startParts.wait)}, planning ${parts(large.startParts.plan)}, the target write ${parts(large.startParts.write)}`,
       ),
       figure(
         "controller.handoff_e2e_p95",

@@ -169,11 +169,15 @@ export class Controller {
       { log: this.log, concurrency: this.opts.concurrency ?? 4 },
     );
     this.queue = queue;
+    this.reconciler.onRetry = (name, delayMs) => queue.addAfter(name, delayMs);
     for (const r of this.caches.rollouts.list()) queue.add(r.metadata.name ?? "");
     await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
     this.queue = undefined;
+    this.reconciler.onRetry = undefined;
     queue.stop();
     await queue.idle();
+    // Writes a reconcile started in the background end before leadership is given up.
+    await this.reconciler.settle();
     this.metrics.leader.set(0);
   }
 

@@ -104,6 +104,17 @@ export class Informer<T extends KObject> {
     this.put(obj);
   }
 
+  /**
+   * Removes the object cached under `key` when `when` holds for it (a write-through of this
+   * process's that turned out not to happen, say); a newer object the watch brought stays.
+   */
+  drop(key: string, when: (cached: T) => boolean): void {
+    const cached = this.cache.get(key);
+    if (!cached || !when(cached)) return;
+    this.cache.delete(key);
+    this.emit("delete", cached);
+  }
+
   private put(obj: T): void {
     const o = this.opts.transform ? this.opts.transform(obj) : obj;
     const key = keyOf(o);

@@ -134,6 +134,15 @@ describe("batch selection", () => {
     assert.deepEqual(p.start, [], "the retargeted node uses the budget of 1");
   });
 
+  it("starts other nodes first while a node's target write is deferred, and still counts it pending", () => {
+    const nodes = [node("a"), node("b"), node("c")];
+    const r = rollout({ image: V2, maxUnavailable: 1 });
+    assert.deepEqual(plan(r, nodes, { now: NOW }).start, ["a"]);
+    const p = plan(r, nodes, { now: NOW, deferred: new Set(["a"]) });
+    assert.deepEqual(p.start, ["b"]);
+    assert.equal(p.counts.pending, 3);
+  });
+
   it("retargets superseded nodes that have not begun to disrupt, and keeps counting them", () => {
     const nodes = [node("a", { osNode: osNode("a", V1, "Staging", V2, V2) }), node("b", { osNode: osNode("b", V1, "Rebooting", V2, V2) }), node("c")];
     const p = plan(rollout({ image: V3 }), nodes, { now: NOW });

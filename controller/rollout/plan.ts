@@ -24,6 +24,12 @@ export interface PlanContext {
   overlap?: { rollout: string; nodes: string[] };
   /** Cluster health checks that must hold before another batch (`undefined` = none configured). */
   healthChecks?: { ok: boolean; message: string };
+  /**
+   * Pending nodes not to start now (their target write was just refused): others go
+   * first, so one node the API server will not let the controller write does not stall
+   * the rollout. They still count as pending.
+   */
+  deferred?: ReadonlySet<string>;
 }
 
 /** Counts for the status. */
@@ -120,7 +126,7 @@ export function plan(rollout: OsRollout, nodes: NodeView[], ctx: PlanContext): P
   }
   if (ctx.healthChecks && !ctx.healthChecks.ok) return out({ reason: "WaitingForHealthChecks", message: ctx.healthChecks.message });
 
-  const start = pickBatch(nodes, states, counts.budget - counts.unavailable);
+  const start = pickBatch(ctx.deferred?.size ? nodes.filter((n) => !ctx.deferred?.has(n.name)) : nodes, states, counts.budget - counts.unavailable);
   if (start.length === 0) {
     const anyReady = nodes.some((n) => states.get(n.name) === "pending" && n.ready);
     return out(

@@ -6,6 +6,7 @@
 import type { V1Deployment, V1Node, V1Pod, V1PodDisruptionBudget } from "@kubernetes/client-node";
 import { matchesSelector } from "../api/selector";
 import { API_VERSION, type OsNode, type OsNodeTarget, type OsRollout, type OsRolloutStatus } from "../api/types";
+import { Backoff } from "../kube/backoff";
 import type { EventRecorder } from "../kube/events";
 import type { Informer } from "../kube/informer";
 import type { Logger } from "../kube/log";
@@ -46,6 +47,13 @@ const WRITE_CONCURRENCY = 16;
  */
 const COUNTS_INTERVAL_MS = 1000;
 
+/** When the change a reconcile answers arrived, when the reconcile began, and how long its plan took (ms). */
+interface StartTiming {
+  queuedAt: number;
+  startedAt: number;
+  planMs: number;
+}
+
 /** Whether a Node's Ready condition is True. */
 export function nodeReady(n: V1Node): boolean {
   return n.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
@@ -72,6 +80,7 @@ export class RolloutReconciler {
   async reconcile(name: string, queuedAt = Date.now()): Promise<WorkResult | undefined> {
     const rollout = this.caches.rollouts.get(name);
     if (!rollout || rollout.metadata.deletionTimestamp) return undefined;
+    const startedAt = Date.now();
     const now = this.clock();
     const allNodes = this.caches.nodes.list();
     const selected = allNodes.filter((n) => matchesSelector(rollout.spec.nodeSelector, n.metadata?.labels));
@@ -86,15 +95,18 @@ export class RolloutReconciler {
       invalid.push(`spec.maxUnavailable: ${(err as Error).message}`);
     }
     const views = this.views(selected);
-    let p = plan(rollout, views, { now, invalid, overlap });
+    const deferred = this.deferredNodes();
+    let p = plan(rollout, views, { now, invalid, overlap, deferred });
     if (p.start.length && rollout.spec.healthCheck?.deployments?.length) {
-      p = plan(rollout, views, { now, invalid, overlap, healthChecks: await this.clusterChecks(rollout) });
+      p = plan(rollout, views, { now, invalid, overlap, deferred, healthChecks: await this.clusterChecks(rollout) });
     }
-    await this.apply(rollout, p, queuedAt);
+    this.apply(rollout, p, { queuedAt, startedAt, planMs: Date.now() - startedAt });
     const status = rolloutStatus(rollout, p, now);
-    const deferredMs = await this.writeStatus(rollout, status);
+    const deferredMs = this.scheduleStatus(rollout, status);
     this.observe(rollout, p);
-    const requeue = p.requeueAfterS !== undefined ? Math.min(RESYNC_MS, p.requeueAfterS * 1000 + 1000) : RESYNC_MS;
+    let requeue = p.requeueAfterS !== undefined ? Math.min(RESYNC_MS, p.requeueAfterS * 1000 + 1000) : RESYNC_MS;
+    // Try a refused node again as soon as its wait is over.
+    for (const name of deferred) requeue = Math.min(requeue, Math.max(0, (this.refused.get(name)?.until ?? 0) - Date.now()) + 10);
     return { requeueAfterMs: Math.min(requeue, deferredMs ?? requeue) };
   }
 
@@ -146,38 +158,105 @@ export class RolloutReconciler {
   }
 
   /**
-   * Writes the target of every node the plan starts or retargets, several at once: each
-   * write is conditional on the state the plan saw, so the order does not matter for the
-   * budget, and one node's conflict fails only that node (the reconcile then retries).
-   * Written one after another, a batch of 50 starts took 50 round trips, and the nodes
-   * that finished meanwhile waited for all of them.
+   * Starts the target writes of every node the plan starts or retargets, and returns
+   * without waiting for them. Each node's new target goes into the cache first, so the
+   * next reconcile (which may run at once, for the next change) counts it against the
+   * budget as if written; a write that fails puts the node back as it was and requeues
+   * the rollout. Each write is conditional on the state the plan saw, so a conflict fails
+   * only that node. Waiting for the writes held every change that arrived meanwhile (the
+   * next node's start among them) for a round trip: at 5,000 nodes most of the time the
+   * controller added between one node finishing and the next starting.
    */
-  private async apply(rollout: OsRollout, p: Plan, queuedAt: number): Promise<void> {
+  private apply(rollout: OsRollout, p: Plan, timing: StartTiming): void {
     const target = this.target(rollout);
     const retarget = new Set(p.retarget);
     const names = [...p.retarget, ...p.start];
-    const failures: unknown[] = [];
+    const rname = rollout.metadata.name ?? "";
+    const writes = names.map((name) => {
+      const existing = this.caches.osNodes.get(name);
+      const intended: OsNode = existing
+        ? { ...existing, spec: { ...existing.spec, target } }
+        : { apiVersion: API_VERSION, kind: "OsNode", metadata: { name }, spec: { nodeName: name, target } };
+      this.caches.osNodes.update(intended);
+      return { name, existing };
+    });
     let next = 0;
     const worker = async () => {
-      while (next < names.length) {
-        const name = names[next++] as string;
+      while (next < writes.length) {
+        const w = writes[next++] as (typeof writes)[number];
         try {
-          await this.writeTarget(rollout, target, name, retarget.has(name), queuedAt);
+          await this.writeTarget(rollout, target, w.name, w.existing, retarget.has(w.name), timing);
         } catch (err) {
-          failures.push(err);
+          // Back to what the plan saw (a newer object from the watch wins over it).
+          if (w.existing) this.caches.osNodes.update(w.existing);
+          else this.caches.osNodes.drop(w.name, (cached) => !cached.metadata.resourceVersion);
+          this.log.warn("target write failed; the rollout is reconciled again", { rollout: rname, node: w.name, err: (err as Error).message });
+          // A conflict only means the plan saw an older object: the next plan decides again.
+          if (!isStatus(err, 409)) this.refusedWrite(w.name);
+          this.retry(rname);
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, names.length) }, worker));
-    if (failures.length) {
-      const first = failures[0] as Error;
-      throw new Error(`rollout ${rollout.metadata.name}: ${failures.length} of ${names.length} target writes failed: ${first.message}`, { cause: first });
-    }
+    const done = Promise.all(Array.from({ length: Math.min(WRITE_CONCURRENCY, writes.length) }, worker)).then(() => undefined);
+    this.track(done);
   }
 
-  private async writeTarget(rollout: OsRollout, target: OsNodeTarget, name: string, retarget: boolean, queuedAt: number): Promise<void> {
+  /** Called when a write in the background failed: reconcile the rollout again after `delayMs`. */
+  onRetry?: (rollout: string, delayMs: number) => void;
+
+  /** Per rollout, the backoff of retries after failed background writes; reset by a write that succeeds. */
+  private readonly retryBackoff = new Map<string, Backoff>();
+
+  private retry(name: string): void {
+    let b = this.retryBackoff.get(name);
+    if (!b) {
+      b = new Backoff(200, 60_000);
+      this.retryBackoff.set(name, b);
+    }
+    this.onRetry?.(name, b.next());
+  }
+
+  private readonly inFlight = new Set<Promise<void>>();
+
+  /**
+   * Nodes whose target write was refused, and until when (ms since the epoch) they wait;
+   * in memory only: after a restart they are simply tried again.
+   */
+  private readonly refused = new Map<string, { until: number; backoff: Backoff }>();
+
+  private deferredNodes(): Set<string> {
+    const now = Date.now();
+    const out = new Set<string>();
+    for (const [name, r] of this.refused) if (r.until > now) out.add(name);
+    return out;
+  }
+
+  private refusedWrite(node: string): void {
+    const r = this.refused.get(node) ?? { until: 0, backoff: new Backoff(1000, 5 * 60_000) };
+    r.until = Date.now() + r.backoff.next();
+    this.refused.set(node, r);
+  }
+
+  private track(p: Promise<void>): void {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  /** Resolves when every write started so far has finished (before another leader takes over). */
+  async settle(): Promise<void> {
+    while (this.inFlight.size) await Promise.all([...this.inFlight]);
+  }
+
+  private async writeTarget(
+    rollout: OsRollout,
+    target: OsNodeTarget,
+    name: string,
+    existing: OsNode | undefined,
+    retarget: boolean,
+    timing: StartTiming,
+  ): Promise<void> {
     const rname = rollout.metadata.name ?? "";
-    const existing = this.caches.osNodes.get(name);
+    const writeStart = Date.now();
     let written: OsNode;
     if (existing) {
       written = await this.kube.request<OsNode>("PATCH", resourcePath(OSNODES, { name }), {
@@ -191,10 +270,21 @@ export class RolloutReconciler {
       });
     }
     this.caches.osNodes.update(written);
-    const latency = Date.now() - queuedAt;
+    this.retryBackoff.delete(rname);
+    this.refused.delete(name);
+    const latency = Date.now() - timing.queuedAt;
     this.metrics.nodesStarted.inc({ rollout: rname });
     this.metrics.startLatency.observe({ rollout: rname }, latency / 1000);
-    this.log.info(retarget ? "node retargeted" : "node started", { rollout: rname, node: name, version: target.image.version, latencyMs: latency });
+    // The latency's parts: waiting for the reconcile, planning, and the write's round trip.
+    this.log.info(retarget ? "node retargeted" : "node started", {
+      rollout: rname,
+      node: name,
+      version: target.image.version,
+      latencyMs: latency,
+      waitMs: timing.startedAt - timing.queuedAt,
+      planMs: timing.planMs,
+      writeMs: Date.now() - writeStart,
+    });
     void this.events.record(
       { apiVersion: API_VERSION, kind: "OsRollout", name: rname, uid: rollout.metadata.uid },
       "Normal",
@@ -203,13 +293,51 @@ export class RolloutReconciler {
     );
   }
 
-  /** Writes the status when it changed; returns in how many ms a deferred count-only change is due. */
-  private async writeStatus(rollout: OsRollout, status: OsRolloutStatus): Promise<number | undefined> {
+  /**
+   * Has the status written when it changed, in the background; returns in how many ms a
+   * deferred count-only change is due. One write per rollout at a time, the newest status
+   * wins: a reconcile never waits for a status round trip.
+   */
+  private scheduleStatus(rollout: OsRollout, status: OsRolloutStatus): number | undefined {
     const prev = rollout.status ?? {};
     if (JSON.stringify(normalize(prev)) === JSON.stringify(normalize(status))) return undefined;
     const name = rollout.metadata.name ?? "";
     const since = Date.now() - (this.statusWritten.get(name) ?? 0);
     if (since < COUNTS_INTERVAL_MS && JSON.stringify(shape(prev)) === JSON.stringify(shape(status))) return COUNTS_INTERVAL_MS - since;
+    const w = this.statusWriters.get(name) ?? { running: false };
+    w.pending = status;
+    this.statusWriters.set(name, w);
+    if (!w.running) this.track(this.runStatusWriter(name, w));
+    return undefined;
+  }
+
+  private readonly statusWriters = new Map<string, { pending?: OsRolloutStatus; running: boolean }>();
+
+  private async runStatusWriter(name: string, w: { pending?: OsRolloutStatus; running: boolean }): Promise<void> {
+    w.running = true;
+    try {
+      while (w.pending) {
+        const status = w.pending;
+        w.pending = undefined;
+        const rollout = this.caches.rollouts.get(name);
+        if (!rollout || JSON.stringify(normalize(rollout.status ?? {})) === JSON.stringify(normalize(status))) continue;
+        try {
+          await this.writeStatus(rollout, status);
+        } catch (err) {
+          this.log.warn("status write failed; the rollout is reconciled again", { rollout: name, err: (err as Error).message });
+          this.retry(name);
+          return;
+        }
+      }
+    } finally {
+      w.running = false;
+    }
+  }
+
+  /** Writes `status` over the cached rollout and records the Events its conditions call for. */
+  private async writeStatus(rollout: OsRollout, status: OsRolloutStatus): Promise<void> {
+    const prev = rollout.status ?? {};
+    const name = rollout.metadata.name ?? "";
     const written = await this.kube.request<OsRollout>("PUT", resourcePath(ROLLOUTS, { name, sub: "status" }), {
       body: { ...rollout, apiVersion: API_VERSION, kind: "OsRollout", status },
     });
@@ -226,7 +354,6 @@ export class RolloutReconciler {
     if (prev.targetVersion && prev.targetVersion !== status.targetVersion) {
       void this.events.record(ref, "Normal", "Superseded", `rollout to ${prev.targetVersion} superseded by ${status.targetVersion}`);
     }
-    return undefined;
   }
 
   private observe(rollout: OsRollout, p: Plan): void {

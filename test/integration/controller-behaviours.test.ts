@@ -125,6 +125,68 @@ describe("rollout behaviours on a real API server", { timeout: 600_000 }, () => 
     }
   });
 
+  it("takes back a target write the API server refuses: the node is not started, the budget holds, and it starts once allowed", async () => {
+    // An admission policy refuses any spec write to deny-01's OsNode (its status stays
+    // writable for its proxy): the controller's target write fails after the plan counted it.
+    const policy = {
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingAdmissionPolicy",
+      metadata: { name: "deny-target-write" },
+      spec: {
+        failurePolicy: "Fail",
+        matchConstraints: { resourceRules: [{ apiGroups: ["twinroot.dev"], apiVersions: ["*"], operations: ["UPDATE"], resources: ["osnodes"] }] },
+        validations: [{ expression: "object.metadata.name != 'deny-01'", message: "deny-01 is frozen", reason: "Forbidden" }],
+      },
+    };
+    const binding = {
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingAdmissionPolicyBinding",
+      metadata: { name: "deny-target-write" },
+      spec: { policyName: "deny-target-write", validationActions: ["Deny"] },
+    };
+    const vap = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies";
+    const vapb = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings";
+    await kube.request("POST", vap, { body: policy });
+    await kube.request("POST", vapb, { body: binding });
+    const fleet = await fleetOf("deny", 3, 300);
+    // The policy takes effect once the API server has loaded it: probe with a write of our own.
+    await waitFor("the policy in force", async () => {
+      try {
+        await kube.request("PATCH", resourcePath(OSNODES, { name: "deny-01" }), {
+          body: { metadata: { labels: { probe: "1" } } },
+          contentType: "application/merge-patch+json",
+        });
+        return undefined;
+      } catch (err) {
+        return /deny-01 is frozen/.test((err as Error).message) ? true : undefined;
+      }
+    });
+    const controller = await startController();
+    const watcher = await watchUnavailable(kube);
+    try {
+      await createRollout("deny", { image: image("1.1.0", "2"), maxUnavailable: 1, nodeSelector: pool("deny") });
+      const held = await waitFor("the other two updated", async () => {
+        const r = await getRollout("deny");
+        return r.status?.updated === 2 ? r : undefined;
+      });
+      assert.equal(held.status?.pending, 1, "deny-01 is pending, not counted in progress");
+      assert.equal((await targeted("deny")).has("deny-01"), false, "deny-01 never got a target");
+      assert.equal(condition(held, "Complete")?.status, "False");
+      await kube.request("DELETE", `${vapb}/deny-target-write`);
+      await kube.request("DELETE", `${vap}/deny-target-write`);
+      const done = await completes("deny", "1.1.0");
+      assert.equal(done.status?.updated, 3);
+      assert.deepEqual(bootedVersions(fleet), ["1.1.0", "1.1.0", "1.1.0"]);
+      assert.ok(watcher.max <= 1, `at most 1 node unavailable, saw ${watcher.max}`);
+    } finally {
+      watcher.stop();
+      await controller.stop();
+      await fleet.stop();
+      await kube.request("DELETE", `${vapb}/deny-target-write`).catch(() => undefined);
+      await kube.request("DELETE", `${vap}/deny-target-write`).catch(() => undefined);
+    }
+  });
+
   it("pauses: nodes in flight finish, none starts even with budget to spare, and resuming finishes the rollout", async () => {
     const fleet = await fleetOf("pause", 3);
     const controller = await startController();
