@@ -62,7 +62,6 @@ export class Lab {
     readonly disks: DiskLab,
     readonly nodeApi: NodeApi,
     private readonly admin: Kube,
-    private readonly access: Promise<LabAccess>,
     private readonly controller: Promise<ControllerProcess>,
     private readonly abort: AbortController,
   ) {}
@@ -115,7 +114,7 @@ export class Lab {
       cleanup.unshift(() => nodeApi.close());
       const controller = startController(o, access, path.join(o.dir, "controller"), abort.signal);
       controller.catch(() => undefined);
-      return new Lab(o.dir, cp, disks, nodeApi, admin, access, controller, abort);
+      return new Lab(o.dir, cp, disks, nodeApi, admin, controller, abort);
     } catch (err) {
       for (const c of cleanup) await c().catch(() => undefined);
       throw err;

@@ -15,10 +15,10 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { KubeConfig } from "@kubernetes/client-node";
+import { type NodeTaint, taintProblem } from "../components/ignition";
 import type { Logger } from "../controller/kube/log";
 import { NODES, resourcePath } from "../controller/kube/resources";
 import { isStatus, Kube } from "../controller/kube/rest";
-import { type NodeTaint, taintProblem } from "../components/ignition";
 import type { LabNode, LabNodeAgent } from "./nodes/lab-node";
 
 /** What the API reports of one node (`LabNodeInfo` of components/lab-machine.ts). */

@@ -36,7 +36,13 @@ describe("stack config", () => {
   });
 
   it("reports every bad key at once, each with its full name and the fix", () => {
-    const r = withConfig({ "osImage.version": "one", "osImage.url": "ftp://x/y", "osImage.digest": "not-a-sha256", "policy.failureBudget": "-1", "policy.drainTimeout": "soon" });
+    const r = withConfig({
+      "osImage.version": "one",
+      "osImage.url": "ftp://x/y",
+      "osImage.digest": "not-a-sha256",
+      "policy.failureBudget": "-1",
+      "policy.drainTimeout": "soon",
+    });
     readOsImage(r);
     readPolicy(r);
     const message = report(r) ?? "";
@@ -55,7 +61,10 @@ describe("stack config", () => {
   });
 
   it("reads labels and kubectl-style taints, and names a malformed one", () => {
-    const r = withConfig({ "pool.db.labels": "twinroot.dev/role=db, tier=data", "pool.db.taints": "dedicated=db:NoSchedule,twinroot.dev/canary:PreferNoSchedule" });
+    const r = withConfig({
+      "pool.db.labels": "twinroot.dev/role=db, tier=data",
+      "pool.db.taints": "dedicated=db:NoSchedule,twinroot.dev/canary:PreferNoSchedule",
+    });
     assert.deepEqual(r.labels("pool.db.labels"), { "twinroot.dev/role": "db", tier: "data" });
     assert.deepEqual(r.taints("pool.db.taints"), [
       { key: "dedicated", value: "db", effect: "NoSchedule" },
