@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import util from "node:util";
 import * as pulumi from "@pulumi/pulumi";
 import { crds } from "../controller/api/crds";
 import { accessObjects } from "../controller/rbac/access";
 import { sdkCrd } from "./controller-manifests";
 import { OsImage } from "./os-image";
 import { byType, outputValue, inputProblems as problems, registered, urnOf } from "./test-mocks";
-import { UpgradeController } from "./upgrade-controller";
+import { reportAsIs, UpgradeController } from "./upgrade-controller";
 import { UpgradePolicy } from "./upgrade-policy";
 
 const image = { version: "1.1.0", url: "https://images.test/os.img", digest: "e".repeat(64) };
@@ -124,5 +125,18 @@ describe("UpgradeController", () => {
   it("needs no kubeconfig when it does not wait", () => {
     assert.ok(new UpgradeController("uc-nowait", { rollout: { image }, waitForRollout: false }));
     assert.ok(new UpgradeController("uc-norollout", {}));
+  });
+
+  it("reports a halted rollout by its message alone, and prints it without the component's tree", () => {
+    const uc = new UpgradeController("uc-verdict", { rollout: { image }, waitForRollout: false });
+    const err = reportAsIs(new pulumi.ResourceError("OsRollout os is Degraded (FailureBudgetExceeded): 2 nodes failed", uc, true));
+    err.message = `error serializing property "outputs": ${err.message}`;
+    assert.equal(err.message, "OsRollout os is Degraded (FailureBudgetExceeded): 2 nodes failed");
+    assert.equal(err.resource, uc, "the runtime still reports it against the component");
+    // The runtime's unhandled-rejection handler inspects every error; the component behind
+    // it holds every child resource and output, which took a minute to format.
+    const printed = util.inspect(err, { colors: true });
+    assert.ok(printed.startsWith("Error: OsRollout os is Degraded"), printed.slice(0, 200));
+    assert.ok(printed.length < 2000 && !printed.includes("uc-verdict"), `printed ${printed.length} characters`);
   });
 });

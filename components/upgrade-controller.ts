@@ -4,6 +4,7 @@
 // `pulumi up` ends only when the rollout is Complete, and fails with the controller's
 // reason when it is Degraded (see ./rollout-wait.ts for why not `pulumi.com/waitFor`).
 
+import util from "node:util";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { parseDuration } from "../controller/api/duration";
@@ -278,13 +279,18 @@ function withoutControllerManager(a: pulumi.ResourceTransformationArgs): pulumi.
 }
 
 /**
- * The error as the user should read it. The runtime prefixes the path of the output being
- * serialized to an error's message (`error serializing property "outputs": …`, once per
- * level); for the rollout's verdict that path says nothing, so the message is kept as is.
+ * The error as the user should read it, and cheap to print. The runtime prefixes the path
+ * of the output being serialized to an error's message (`error serializing property
+ * "outputs": …`, once per level); for the rollout's verdict that path says nothing, so the
+ * message is kept as is. And the runtime's unhandled-rejection handler formats every error
+ * with `util.inspect` for its trace, even one it reports by message only: a ResourceError's
+ * `resource` is the component with all its children and outputs, and inspecting that took
+ * a minute of garbage collection before `pulumi up` could say the rollout was Degraded.
  */
 export function reportAsIs<E extends Error>(err: E): E {
   const message = err.message;
   Object.defineProperty(err, "message", { get: () => message, set: () => {}, enumerable: false, configurable: true });
+  Object.defineProperty(err, util.inspect.custom, { value: () => err.stack ?? `${err.name}: ${message}`, enumerable: false });
   return err;
 }
 

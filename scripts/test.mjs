@@ -42,7 +42,8 @@ const runs = explicitFiles.length
   : (selected.length ? selected : Object.keys(tiers)).map((name) => ({ name, files: tiers[name].files().sort(), concurrency: tiers[name].concurrency }));
 
 function runTier(run) {
-  const tap = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "twinroot-test-")), "out.tap");
+  const tapDir = fs.mkdtempSync(path.join(os.tmpdir(), "twinroot-test-"));
+  const tap = path.join(tapDir, "out.tap");
   const args = [
     "--import",
     "tsx",
@@ -58,6 +59,7 @@ function runTier(run) {
     const child = spawn(process.execPath, args, { cwd: root, stdio: "inherit" });
     child.on("close", (code) => {
       const text = fs.existsSync(tap) ? fs.readFileSync(tap, "utf8") : "";
+      fs.rmSync(tapDir, { recursive: true, force: true });
       const count = (k) => Number(text.match(new RegExp(`^# ${k} (\\d+)$`, "m"))?.[1] ?? 0);
       resolve({ code: code ?? 1, pass: count("pass"), fail: count("fail") + count("cancelled"), skipped: count("skipped") + count("todo") });
     });

@@ -90,8 +90,9 @@ test("inline contents become a data URL with an explicit compression", () => {
   assert.deepEqual(r.config?.storage?.files?.[0]?.contents, { source: "data:,node-1", compression: "" });
 });
 
-test("local files are read from the files directory and may not escape it", () => {
+test("local files are read from the files directory and may not escape it", (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "twinroot-bu-"));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   fs.writeFileSync(path.join(dir, "motd"), "hello");
   const ok = butaneToIgnition(bu("storage:\n  files:\n    - {path: /etc/motd, contents: {local: motd}}\n"), { filesDir: dir });
   assert.equal(ok.config?.storage?.files?.[0]?.contents?.source, "data:,hello");

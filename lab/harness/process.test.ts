@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { startManaged } from "./process";
 
 function alive(pid: number): boolean {
@@ -24,8 +24,11 @@ async function serverPid(reaperPid: number): Promise<number> {
 }
 
 describe("managed processes", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "twinroot-proc-"));
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
   it("stop ends the server process and reports its exit", async () => {
-    const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "twinroot-proc-")), "log");
+    const log = path.join(dir, "sleeper.log");
     const p = startManaged("sleeper", "sleep", ["1000"], log);
     const pid = await serverPid(p.child.pid as number);
     assert.ok(alive(pid));
@@ -34,7 +37,7 @@ describe("managed processes", () => {
   });
 
   it("keeps the server's output in its log for error messages", async () => {
-    const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "twinroot-proc-")), "log");
+    const log = path.join(dir, "talker.log");
     const p = startManaged("talker", "sh", ["-c", "echo first; echo second >&2; exit 4"], log);
     assert.equal(await p.wait(), 4);
     assert.equal(p.tail(), "first\nsecond");

@@ -37,8 +37,9 @@ test("--strict turns warnings into a failure", async () => {
   assert.match(strict.stderr, /warning at storage\.files\[0\]\.mode .*octal/);
 });
 
-test("an oversized config is split off to a file and the user data merges it from the URL", async () => {
+test("an oversized config is split off to a file and the user data merges it from the URL", async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "twinroot-cli-"));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const files = Array.from(
     { length: 80 },
     (_, i) => `    - {path: /etc/f${i}, contents: {inline: "${Buffer.from(`${i}`.repeat(50)).toString("base64").slice(0, 60)}${i}"}}`,
