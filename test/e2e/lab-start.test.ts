@@ -3,7 +3,6 @@
 // controller, the Pulumi CLI), read from its output as a person would read it.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -12,25 +11,10 @@ import YAML from "yaml";
 import { repoRoot } from "../../lab/harness/tools";
 import { buildOsImage } from "../../lab/image-builder/os-image";
 import { LAB_VERSIONS } from "../../lab/nodes/disk-lab";
+import { runPrinted } from "./support/run";
 
-function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(repoRoot, "lab", "main.ts"), ...args], {
-      cwd: repoRoot,
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    child.stdout.on("data", (d) => {
-      out += d;
-    });
-    child.stderr.on("data", (d) => {
-      out += d;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, out }));
-  });
-}
+const run = (args: string[], env: NodeJS.ProcessEnv) =>
+  runPrinted(process.execPath, ["--import", "tsx", path.join(repoRoot, "lab", "main.ts"), ...args], { env });
 
 it("pins in Pulumi.local.yaml the digest the lab builds for 1.0.0", () => {
   const doc = YAML.parse(fs.readFileSync(path.join(repoRoot, "programs", "local", "Pulumi.local.yaml"), "utf8")) as { config: Record<string, string> };

@@ -11,6 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { repoRoot } from "../../lab/harness/tools";
+import { runPrinted } from "./support/run";
 
 /** The fenced `sh` block of a README section. */
 function readmeBlock(heading: string): string {
@@ -22,20 +23,7 @@ function readmeBlock(heading: string): string {
   return m[1];
 }
 
-function bash(script: string, cwd: string): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("bash", ["-c", script], { cwd, env: { ...process.env, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (d) => {
-      out += d;
-    });
-    child.stderr.on("data", (d) => {
-      out += d;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, out }));
-  });
-}
+const bash = (script: string, cwd: string) => runPrinted("bash", ["-c", script], { cwd, env: { ...process.env, NO_COLOR: "1" } });
 
 describe("the README's version bump by hand, on a lab left running by npm start -- --keep", { timeout: 1_500_000 }, () => {
   const labDir = fs.mkdtempSync(path.join(os.tmpdir(), "twinroot-walkthrough-"));
