@@ -10,28 +10,14 @@
 
 import fs from "node:fs";
 import path from "node:path";
-import { build } from "esbuild";
+import { bundleEntry } from "../../controller/bundle";
 import { sleep } from "../../controller/kube/backoff";
 import { type ManagedProcess, startManaged } from "../harness/process";
 import { repoRoot } from "../harness/tools";
 
 /** Bundles controller/main.ts into `dir/controller.cjs` and returns its path. */
-export async function bundleController(dir: string): Promise<string> {
-  const outfile = path.join(dir, "controller.cjs");
-  try {
-    await build({
-      entryPoints: [path.join(repoRoot, "controller", "main.ts")],
-      bundle: true,
-      platform: "node",
-      format: "cjs",
-      target: "node20",
-      outfile,
-      logLevel: "error",
-    });
-  } catch (err) {
-    throw new Error(`bundle controller: ${(err as Error).message}`, { cause: err });
-  }
-  return outfile;
+export function bundleController(dir: string): Promise<string> {
+  return bundleEntry(path.join(repoRoot, "controller", "main.ts"), path.join(dir, "controller.cjs"));
 }
 
 /** Options of {@link startControllerProcess}. */
