@@ -11,7 +11,7 @@ import { DEFAULT_SOCKET_PATH } from "../node-agent/rpc/protocol";
 /** Labels on every object twinroot deploys. */
 export const PART_OF = { "app.kubernetes.io/part-of": "twinroot", "app.kubernetes.io/managed-by": "pulumi" } as const;
 
-/** The controller's entry point in the image: the package's build output (`npm run build`) under `/app`. */
+/** The controller's entry point in its image: the bundle `npm run build:images` puts there (controller/build-images.ts). */
 export const CONTROLLER_ENTRYPOINT = "/app/dist/controller/main.js";
 /** The proxy's entry point in the image. */
 export const PROXY_ENTRYPOINT = "/app/dist/controller/proxy/main.js";
