@@ -5,8 +5,8 @@
 // election timings LEASE_DURATION, RENEW_DEADLINE and RETRY_PERIOD as durations such as
 // `15s` or `500ms` (defaults 15s, 10s, 2s, as kube-controller-manager's).
 
-import { KubeConfig } from "@kubernetes/client-node";
 import { parseDuration } from "./api/duration";
+import { loadClusterConfig } from "./kube/config";
 import { createLogger } from "./kube/log";
 import { Controller } from "./manager";
 
@@ -24,8 +24,7 @@ function envDuration(name: string): number | undefined {
 
 async function main(): Promise<void> {
   const log = createLogger({ component: "twinroot-controller" });
-  const kc = new KubeConfig();
-  kc.loadFromDefault();
+  const kc = loadClusterConfig("twinroot-controller");
   const controller = new Controller({
     kubeConfig: kc,
     namespace: process.env.POD_NAMESPACE ?? "default",

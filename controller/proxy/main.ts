@@ -1,8 +1,8 @@
 // The proxy's command line, one per node (DaemonSet). Environment: NODE_NAME (from the
 // downward API, required), AGENT_SOCKET (default the agent's socket path).
 
-import { KubeConfig } from "@kubernetes/client-node";
 import { DEFAULT_SOCKET_PATH } from "../../node-agent/rpc/protocol";
+import { loadClusterConfig } from "../kube/config";
 import { createLogger } from "../kube/log";
 import { SocketAgentClient } from "./agent-client";
 import { NodeProxy } from "./proxy";
@@ -11,8 +11,7 @@ async function main(): Promise<void> {
   const nodeName = process.env.NODE_NAME;
   if (!nodeName) throw new Error("NODE_NAME is not set (set it from spec.nodeName with the downward API)");
   const log = createLogger({ component: "twinroot-proxy", node: nodeName });
-  const kc = new KubeConfig();
-  kc.loadFromDefault();
+  const kc = loadClusterConfig("twinroot-proxy");
   const proxy = new NodeProxy({
     kubeConfig: kc,
     nodeName,

@@ -141,6 +141,16 @@ describe("the controller and proxy images", { timeout: 600_000 }, () => {
     assert.doesNotMatch(run.out(), /"level":"error"/, run.out());
   });
 
+  it("the controller image with no cluster configuration stops at once and says what to set", async () => {
+    const { rootfs, config } = unpack("controller");
+    const run = inImage(rootfs, `${config.process.user.uid}:${config.process.user.gid}`, env(config, {}), config.process.args);
+    assert.equal(await run.exited, 1, run.out());
+    assert.match(
+      run.out(),
+      /twinroot-controller: no Kubernetes configuration: in a pod it uses the service account token at \/var\/run\/secrets\/kubernetes\.io\/serviceaccount\/token/,
+    );
+  });
+
   it("the proxy image loads the proxy and names what its pod must set", async () => {
     const { rootfs, config } = unpack("proxy");
     // The DaemonSet runs it as root, for the agent's root-only socket.
