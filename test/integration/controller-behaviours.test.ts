@@ -10,14 +10,14 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { API_VERSION, type OsNode, type OsRollout } from "../../controller/api/types";
-import { installCrds } from "../../controller/kube/install";
 import { silentLogger } from "../../controller/kube/log";
 import { OSNODES, ROLLOUTS, resourcePath } from "../../controller/kube/resources";
-import { Kube } from "../../controller/kube/rest";
+import type { Kube } from "../../controller/kube/rest";
 import { Controller } from "../../controller/manager";
 import { Metrics } from "../../controller/metrics/metrics";
-import { ControlPlane } from "../../lab/harness/control-plane";
+import type { ControlPlane } from "../../lab/harness/control-plane";
 import { type Fleet, startFleet } from "../../lab/nodes/fleet";
+import { startApiServer, stopApiServer } from "./support/api-server";
 import { condition, waitFor } from "./support/wait";
 import { watchUnavailable } from "./support/watch-unavailable";
 
@@ -38,15 +38,8 @@ class FakeClock {
 describe("rollout behaviours on a real API server", { timeout: 600_000 }, () => {
   let cp: ControlPlane;
   let kube: Kube;
-  before(async () => {
-    cp = await ControlPlane.start();
-    kube = new Kube(cp.kubeConfig());
-    await installCrds(kube);
-  });
-  after(async () => {
-    kube?.close();
-    await cp?.stop();
-  });
+  before(async () => ({ cp, kube } = await startApiServer()));
+  after(() => stopApiServer(cp, kube));
 
   const startController = async (clock?: () => Date) => {
     const c = new Controller({

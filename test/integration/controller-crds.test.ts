@@ -6,23 +6,16 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { fullOsNode, fullOsNodeStatus, fullRollout, fullRolloutStatus } from "../../controller/api/examples";
 import type { OsRollout } from "../../controller/api/types";
-import { installCrds } from "../../controller/kube/install";
 import { OSNODES, ROLLOUTS, resourcePath } from "../../controller/kube/resources";
-import { Kube, KubeError } from "../../controller/kube/rest";
-import { ControlPlane } from "../../lab/harness/control-plane";
+import { type Kube, KubeError } from "../../controller/kube/rest";
+import type { ControlPlane } from "../../lab/harness/control-plane";
+import { startApiServer, stopApiServer } from "./support/api-server";
 
 describe("the twinroot CRDs on a real API server", { timeout: 300_000 }, () => {
   let cp: ControlPlane;
   let kube: Kube;
-  before(async () => {
-    cp = await ControlPlane.start();
-    kube = new Kube(cp.kubeConfig());
-    await installCrds(kube);
-  });
-  after(async () => {
-    kube?.close();
-    await cp?.stop();
-  });
+  before(async () => ({ cp, kube } = await startApiServer()));
+  after(() => stopApiServer(cp, kube));
 
   it("keep every field of a fully populated rollout and per-node object, spec and status", async () => {
     const r = fullRollout("roundtrip");

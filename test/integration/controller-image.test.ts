@@ -15,9 +15,9 @@ import { controllerDeployment, proxyDaemonSet } from "../../components/controlle
 import { DEFAULT_CONTROLLER_IMAGE, DEFAULT_PROXY_IMAGE } from "../../components/upgrade-controller";
 import { buildImages, IMAGES } from "../../controller/build-images";
 import { sleep } from "../../controller/kube/backoff";
-import { installCrds } from "../../controller/kube/install";
-import { Kube } from "../../controller/kube/rest";
-import { ControlPlane } from "../../lab/harness/control-plane";
+import type { Kube } from "../../controller/kube/rest";
+import type { ControlPlane } from "../../lab/harness/control-plane";
+import { startApiServer, stopApiServer } from "./support/api-server";
 
 interface RuntimeConfig {
   process: { args: string[]; env: string[]; cwd: string; user: { uid: number; gid: number } };
@@ -66,14 +66,11 @@ describe("the controller and proxy images", { timeout: 600_000 }, () => {
 
   before(async () => {
     await buildImages(layouts);
-    cp = await ControlPlane.start();
-    kube = new Kube(cp.kubeConfig());
-    await installCrds(kube);
+    ({ cp, kube } = await startApiServer());
   });
 
   after(async () => {
-    kube?.close();
-    await cp?.stop();
+    await stopApiServer(cp, kube);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

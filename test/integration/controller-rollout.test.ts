@@ -18,14 +18,13 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { V1Node } from "@kubernetes/client-node";
 import { API_VERSION, type OsNode, type OsRollout } from "../../controller/api/types";
-import { installCrds } from "../../controller/kube/install";
 import { silentLogger } from "../../controller/kube/log";
 import { NODES, OSNODES, ROLLOUTS, resourcePath } from "../../controller/kube/resources";
-import { Kube } from "../../controller/kube/rest";
+import type { Kube } from "../../controller/kube/rest";
 import { Controller } from "../../controller/manager";
 import { Metrics } from "../../controller/metrics/metrics";
 import { AgentCallError } from "../../controller/proxy/agent-client";
-import { ControlPlane } from "../../lab/harness/control-plane";
+import type { ControlPlane } from "../../lab/harness/control-plane";
 import { run } from "../../lab/image-builder/loop";
 import { type DiskLab, startDiskLab } from "../../lab/nodes/disk-lab";
 import type { DiskMachine } from "../../lab/nodes/disk-machine";
@@ -34,6 +33,7 @@ import { readDisk, slotPartition } from "../../lab/nodes/lab-disk";
 import { osImageOf } from "../../lab/nodes/lab-node";
 import type { SlotName } from "../../node-agent/slots/layout";
 import { hashDevice } from "./agent-harness";
+import { startApiServer, stopApiServer } from "./support/api-server";
 import { leftovers } from "./support/released";
 import { condition, waitFor } from "./support/wait";
 import { watchUnavailable } from "./support/watch-unavailable";
@@ -103,15 +103,8 @@ describe("lab machines on loop disks", { timeout: 300_000 }, () => {
 describe("rolling upgrades on a real API server with lab nodes on loop disks (real agents)", { timeout: 900_000 }, () => {
   let cp: ControlPlane;
   let kube: Kube;
-  before(async () => {
-    cp = await ControlPlane.start();
-    kube = new Kube(cp.kubeConfig());
-    await installCrds(kube);
-  });
-  after(async () => {
-    kube?.close();
-    await cp?.stop();
-  });
+  before(async () => ({ cp, kube } = await startApiServer()));
+  after(() => stopApiServer(cp, kube));
 
   const startController = async () => {
     const c = new Controller({
