@@ -9,7 +9,7 @@ import { Informer } from "../kube/informer";
 import { createLogger, type Logger } from "../kube/log";
 import { WorkQueue } from "../kube/queue";
 import { NODES, OSNODES, resourcePath } from "../kube/resources";
-import { isStatus, Kube, KubeError } from "../kube/rest";
+import { isStatus, Kube } from "../kube/rest";
 import { Metrics } from "../metrics/metrics";
 import type { AgentClient } from "./agent-client";
 import { step } from "./steps";
@@ -91,23 +91,11 @@ export class NodeProxy {
     const node = this.nodes.get(this.opts.nodeName);
     if (!node) return { requeueAfterMs: 2000 };
     const osNode = await this.ensureOsNode();
-    const ref = { apiVersion: API_VERSION, kind: "OsNode", name: this.opts.nodeName, uid: osNode.metadata.uid };
-    // Status writes carry the resourceVersion the step decided on, so a concurrent change
-    // of the OsNode (a new target) turns into a conflict and a fresh step.
-    let current = osNode;
     let r: Awaited<ReturnType<typeof step>>;
     try {
-      r = await this.runStep(
-        osNode,
-        node,
-        () => current,
-        (w) => {
-          current = w;
-        },
-        ref,
-      );
+      r = await this.runStep(osNode, node);
     } catch (err) {
-      if (!(err instanceof KubeError && err.code === 409 && err.message.includes("/osnodes/"))) throw err;
+      if (!(isStatus(err, 409) && (err as Error).message.includes("/osnodes/"))) throw err;
       // The OsNode changed since the cache had it (most often the controller's new target
       // landed while this step wrote status): read it now and run the step again at once,
       // rather than wait out the queue's backoff (which the rollout would wait for too).
@@ -119,13 +107,14 @@ export class NodeProxy {
     return { requeueAfterMs: r.requeueAfterMs ?? this.opts.resyncMs ?? 30_000 };
   }
 
-  private runStep(
-    osNode: OsNode,
-    node: V1Node,
-    current: () => OsNode,
-    setCurrent: (o: OsNode) => void,
-    ref: { apiVersion: string; kind: string; name: string; uid?: string },
-  ): ReturnType<typeof step> {
+  /**
+   * One step for the node. Its status writes carry the resourceVersion the step decided
+   * on, so a concurrent change of the OsNode (a new target) turns into a conflict and a
+   * fresh step.
+   */
+  private runStep(osNode: OsNode, node: V1Node): ReturnType<typeof step> {
+    const ref = { apiVersion: API_VERSION, kind: "OsNode", name: this.opts.nodeName, uid: osNode.metadata.uid };
+    let current = osNode;
     return step({
       kube: this.kube,
       agent: this.opts.agent,
@@ -133,11 +122,11 @@ export class NodeProxy {
       node,
       now: (this.opts.clock ?? (() => new Date()))(),
       writeStatus: async (status: OsNodeStatus) => {
-        const cur = current();
+        const cur = current;
         const written = await this.kube.request<OsNode>("PUT", resourcePath(OSNODES, { name: this.opts.nodeName, sub: "status" }), {
           body: { ...cur, apiVersion: API_VERSION, kind: "OsNode", status },
         });
-        setCurrent(written);
+        current = written;
         this.osNodes.update(written);
         if (status.phase !== cur.status?.phase) {
           this.metrics.phaseTransitions.inc({ phase: status.phase ?? "Idle" });
