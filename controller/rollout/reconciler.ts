@@ -309,7 +309,7 @@ export class RolloutReconciler {
    */
   private scheduleStatus(rollout: OsRollout, status: OsRolloutStatus): number | undefined {
     const prev = rollout.status ?? {};
-    if (JSON.stringify(normalize(prev)) === JSON.stringify(normalize(status))) return undefined;
+    if (sameStatus(prev, status)) return undefined;
     const name = rollout.metadata.name ?? "";
     const since = Date.now() - (this.statusWritten.get(name) ?? 0);
     if (since < COUNTS_INTERVAL_MS && JSON.stringify(shape(prev)) === JSON.stringify(shape(status))) return COUNTS_INTERVAL_MS - since;
@@ -329,7 +329,7 @@ export class RolloutReconciler {
         const status = w.pending;
         w.pending = undefined;
         const rollout = this.caches.rollouts.get(name);
-        if (!rollout || JSON.stringify(normalize(rollout.status ?? {})) === JSON.stringify(normalize(status))) continue;
+        if (!rollout || sameStatus(rollout.status ?? {}, status)) continue;
         try {
           await this.writeStatus(rollout, status);
         } catch (err) {
@@ -389,4 +389,9 @@ function shape(s: OsRolloutStatus): unknown {
 /** The status without fields that do not change its meaning, for comparison. */
 function normalize(s: OsRolloutStatus): OsRolloutStatus {
   return { ...s, conditions: [...(s.conditions ?? [])].sort((a, b) => a.type.localeCompare(b.type)) };
+}
+
+/** Whether two statuses say the same (conditions in any order). */
+function sameStatus(a: OsRolloutStatus, b: OsRolloutStatus): boolean {
+  return JSON.stringify(normalize(a)) === JSON.stringify(normalize(b));
 }
