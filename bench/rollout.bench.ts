@@ -11,8 +11,8 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { waitForRollout } from "../components/rollout-wait";
 import { API_VERSION, type OsRollout } from "../controller/api/types";
-import { sleep } from "../controller/kube/backoff";
 import { installCrds } from "../controller/kube/install";
 import { createLogger } from "../controller/kube/log";
 import { ROLLOUTS, resourcePath } from "../controller/kube/resources";
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
     await observer.start();
     const load = os.loadavg()[0] as number;
     const t0 = Date.now();
-    await kube.request("POST", resourcePath(ROLLOUTS), {
+    const created = await kube.request<OsRollout>("POST", resourcePath(ROLLOUTS), {
       body: {
         apiVersion: API_VERSION,
         kind: "OsRollout",
@@ -58,14 +58,8 @@ async function main(): Promise<void> {
         spec: { image: disks.image("1.1.0"), maxUnavailable: MAX_UNAVAILABLE, nodeSelector: { matchLabels: { "twinroot.dev/pool": "bench" } } },
       },
     });
-    const deadline = t0 + 30 * 60_000;
-    for (;;) {
-      const r = await kube.request<OsRollout>("GET", resourcePath(ROLLOUTS, { name: "bench" }));
-      if (r.status?.conditions?.some((c) => c.type === "Complete" && c.status === "True" && c.observedGeneration === r.metadata.generation)) break;
-      if (r.status?.conditions?.some((c) => c.type === "Degraded" && c.status === "True")) throw new Error(`rollout degraded: ${JSON.stringify(r.status)}`);
-      if (Date.now() > deadline) throw new Error(`rollout did not complete in 30 minutes: ${JSON.stringify(r.status)}`);
-      await sleep(200);
-    }
+    // Complete for this generation, or an error with the controller's reason.
+    await waitForRollout(kube, { name: "bench", generation: created.metadata.generation ?? 1, timeoutMs: 30 * 60_000, pollMs: 200 });
     const seen = observer.observation;
     // Each node's own time: from the controller's target reaching it (as the watch sees the
     // target write) to its Done. Its proxy's reaction is the node's work; what lies between
