@@ -35,11 +35,11 @@ import { buildOsImage } from "../lab/image-builder/os-image";
 import { defaultConfig } from "../node-agent/config";
 import { releaseLoop, startAgent, startImageServer } from "../test/integration/agent-harness";
 import { figure, median, report } from "./figures";
+import { cpuSeconds, peakRssMiB, statSeconds, TICK } from "./proc";
 
 const IMAGE_MIB = Number(process.env.TWINROOT_BENCH_IMAGE_MIB ?? 256);
 const ROUNDS = Number(process.env.TWINROOT_BENCH_ROUNDS ?? 5);
 const root = path.resolve(__dirname, "..");
-const TICK = 100; // USER_HZ of /proc/*/stat
 const GiB = 2 ** 30;
 
 /** The process a reaper (lab/harness/process.ts) runs as its child. */
@@ -50,22 +50,6 @@ function reaped(reaperPid: number): number {
   }
   throw new Error(`no process under reaper ${reaperPid}`);
 }
-
-function vmHwmMiB(pid: number): number {
-  const kb = Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]);
-  return kb / 1024;
-}
-
-/** CPU seconds (user + system) from a /proc stat file: the process's (or thread's) own, or its waited-for children's. */
-function statSeconds(file: string, children = false): number {
-  const f = fs.readFileSync(file, "utf8");
-  const fields = f.slice(f.lastIndexOf(")") + 2).split(" ");
-  // Fields 14-17 of stat (utime stime cutime cstime), counted from after the command name.
-  const [u, s, cu, cs] = [11, 12, 13, 14].map((i) => Number(fields[i])) as [number, number, number, number];
-  return (children ? cu + cs : u + s) / TICK;
-}
-
-const cpuSeconds = (pid: number | "self", children = false) => statSeconds(`/proc/${pid}/stat`, children);
 
 /** CPU seconds of each thread of a process. */
 function threadSeconds(pid: number): Map<number, number> {
@@ -191,7 +175,7 @@ async function main(): Promise<void> {
   const checkpointBytes = defaultConfig().checkpointBytes;
   const agent = await startAgent(dir, loop.device, { caFile: server.caFile, checkpointBytes }, { executable: exe });
   const pid = reaped(agent.proc.child.pid as number);
-  const idleRss = vmHwmMiB(pid);
+  const idleRss = peakRssMiB(pid);
   const target = loop.part(4);
   const dd = (direct: boolean) => run("dd", [`if=${image}`, `of=${target}`, "bs=4M", "conv=fsync", "status=none", ...(direct ? ["oflag=direct"] : [])]);
   const url = server.url;
@@ -262,7 +246,7 @@ async function main(): Promise<void> {
           `stage ${JSON.stringify(res.timings)}, agent ${g(cpu.agent)} s/GiB CPU (main ${g(cpu.main)}, hash ${g(cpu.hash)}, rest ${g(cpu.rest)}), server ${g(cpu.server)} s/GiB; load ${os.loadavg()[0]?.toFixed(1)}\n`,
       );
     }
-    const rss = vmHwmMiB(pid);
+    const rss = peakRssMiB(pid);
     const m = Object.fromEntries(Object.entries(speed).map(([k, v]) => [k, median(v)])) as Record<keyof typeof speed, number>;
     const c = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, median(v)])) as Record<keyof typeof cpu, number>;
     const sha = median(floor.sha256);

@@ -22,7 +22,6 @@
 //   writes keep busy on this machine.
 // controller.peak_rss: its VmHWM at 5000 nodes, start-up and informer sync included.
 
-import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
@@ -36,12 +35,12 @@ import { ControlPlane } from "../lab/harness/control-plane";
 import { bundleController, startControllerProcess } from "../lab/nodes/controller-process";
 import { SimFleet, type SimTransition } from "../lab/nodes/sim-fleet";
 import { type Figure, figure, report } from "./figures";
+import { cpuSeconds, peakRssMiB } from "./proc";
 
 const SIZES = (process.env.TWINROOT_BENCH_NODES ?? "1000,5000").split(",").map(Number) as [number, number];
 const MAX_UNAVAILABLE = Number(process.env.TWINROOT_BENCH_MAX_UNAVAILABLE ?? 50);
 const PHASE_MS = 100;
 const log = createLogger({ component: "bench.controller" });
-const CLOCK_TICK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
 
 /** The controller's start latencies (s) from its log, and their parts: waiting for the reconcile, planning, the target write. */
 function startParts(logFile: string): Pick<Run, "startLatencies" | "startParts"> {
@@ -54,16 +53,6 @@ function startParts(logFile: string): Pick<Run, "startLatencies" | "startParts">
     startLatencies: lines.map((l) => l.latencyMs / 1000),
     startParts: { wait: lines.map((l) => l.waitMs / 1000), plan: lines.map((l) => l.planMs / 1000), write: lines.map((l) => l.writeMs / 1000) },
   };
-}
-
-/** User plus system CPU seconds of a process so far. */
-function cpuSeconds(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICK;
-}
-
-function peakRssMiB(pid: number): number {
-  return Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]) / 1024;
 }
 
 /** The controller's API requests so far by `verb code`, from its /metrics. */
