@@ -47,6 +47,26 @@ test("a stream continues from a copy of another; a reset one starts empty", asyn
   }
 });
 
+test("compares two views of the shared memory: -1 when equal, else the first byte that differs", async () => {
+  const memory = new SharedArrayBuffer(2 << 20);
+  const buf = Buffer.from(memory);
+  randomFillSync(buf.subarray(0, 1 << 20));
+  buf.copy(buf, 1 << 20, 0, 1 << 20);
+  const a = buf.subarray(0, 1 << 20);
+  const b = buf.subarray(1 << 20);
+  const compared = () => new Promise<number>((resolve, reject) => h.compare(a, b, (err, diff) => (err ? reject(err) : resolve(diff))));
+  const h = Hasher.acquire(memory, 1);
+  try {
+    assert.equal(await compared(), -1);
+    b[777_777] = (b[777_777] as number) ^ 1;
+    b[900_000] = (b[900_000] as number) ^ 1;
+    assert.equal(await compared(), 777_777);
+    assert.throws(() => h.compare(a, b.subarray(1), () => {}), /equal length/);
+  } finally {
+    h.release();
+  }
+});
+
 test("memory outside the shared buffer is refused, and a released hasher fails what it is given", async () => {
   const memory = new SharedArrayBuffer(4096);
   const h = Hasher.acquire(memory, 1);

@@ -1,10 +1,11 @@
-// SHA-256 off the main thread. Hashing is the largest CPU cost of `stage` (two passes:
-// the bytes as written and the bytes read back), and on the main thread it competes
-// with TLS decryption. A hasher is a worker thread that keeps a few running SHA-256s
-// and hashes views of shared memory (the writer's page-aligned pool), so no byte is
-// copied to it. One worker for both passes: a worker costs about 8 MiB of memory, and
-// one core hashes both passes about as fast as the main thread takes the download in
-// (measured: bench/agent.bench.ts, agent.stage.cpu).
+// SHA-256 off the main thread. Hashing is the largest CPU cost of `stage`, and on the
+// main thread it competes with TLS decryption. A hasher is a worker thread that keeps a
+// few running SHA-256s and hashes views of shared memory (the writer's page-aligned
+// pool), so no byte is copied to it. It also compares the bytes read back from the
+// device with the ones written (a memcmp over memory that is not in the cache, a tenth
+// of the main thread's CPU when it ran there). One worker: a worker costs about 8 MiB of
+// memory, and one core does both jobs faster than the main thread takes the download
+// in (measured: bench/agent.bench.ts, agent.stage.cpu).
 //
 // The worker outlives a stage (like the writer's pool): starting one costs tens of ms
 // of CPU, a tenth of a small stage. It is unref'd between stages, so it never keeps the
@@ -27,7 +28,14 @@ parentPort.on("message", (m) => {
       memory = undefined;
       hashes = [];
     } else if (m.op === "update") hashes[m.stream].update(new Uint8Array(memory, m.offset, m.length));
-    else if (m.op === "copy") hashes[m.to] = hashes[m.from].copy();
+    else if (m.op === "compare") {
+      const a = Buffer.from(memory, m.a, m.length);
+      const b = Buffer.from(memory, m.b, m.length);
+      let diff = -1;
+      if (a.compare(b) !== 0) for (diff = 0; a[diff] === b[diff]; diff++);
+      parentPort.postMessage({ id: m.id, diff });
+      return;
+    } else if (m.op === "copy") hashes[m.to] = hashes[m.from].copy();
     else if (m.op === "reset") hashes[m.stream] = createHash("sha256");
     else if (m.op === "digest") {
       const hex = hashes[m.stream].digest("hex");
@@ -42,8 +50,8 @@ parentPort.on("message", (m) => {
 });
 `;
 
-type Reply = { id: number; hex?: string; error?: string };
-type Done = (err: Error | undefined, hex?: string) => void;
+type Reply = { id: number; hex?: string; diff?: number; error?: string };
+type Done = (err: Error | undefined, reply?: Reply) => void;
 
 /** The worker kept between stages. */
 let idle: Worker | undefined;
@@ -104,6 +112,16 @@ export class Hasher {
     this.send({ op: "update", stream, offset: buf.byteOffset, length: buf.byteLength }, done);
   }
 
+  /**
+   * Compares `a` and `b` (views of the shared memory, of equal length) after the work given
+   * before; `done` gets the index of the first byte where they differ, or -1.
+   */
+  compare(a: Uint8Array, b: Uint8Array, done: (err: Error | undefined, diff: number) => void): void {
+    if (a.buffer !== this.memory || b.buffer !== this.memory || a.byteLength !== b.byteLength)
+      throw new Error("hasher: compare takes two views of the shared memory of equal length");
+    this.send({ op: "compare", a: a.byteOffset, b: b.byteOffset, length: a.byteLength }, (err, r) => done(err, r?.diff ?? -1));
+  }
+
   /** Makes `to` a copy of `from` (both continue independently). */
   copy(from: number, to: number): void {
     this.send({ op: "copy", from, to }, this.mustWork);
@@ -116,7 +134,7 @@ export class Hasher {
 
   /** The digest (lower-case hex) of what `stream` was given; the stream starts again empty. */
   digest(stream: number): Promise<string> {
-    return new Promise((resolve, reject) => this.send({ op: "digest", stream }, (err, hex) => (err ? reject(err) : resolve(hex as string))));
+    return new Promise((resolve, reject) => this.send({ op: "digest", stream }, (err, r) => (err ? reject(err) : resolve(r?.hex as string))));
   }
 
   /** Hands the worker back for the next stage (or ends it, when it failed or work is still pending). */
@@ -151,7 +169,7 @@ export class Hasher {
     const done = this.pending.get(r.id);
     if (!done) return;
     this.pending.delete(r.id);
-    done(r.error === undefined ? undefined : new Error(`hash worker: ${r.error}`), r.hex);
+    done(r.error === undefined ? undefined : new Error(`hash worker: ${r.error}`), r);
   }
 
   private breakDown(err: Error): void {

@@ -1,8 +1,8 @@
 // The `stage` operation: RAUC's install order. Check what can be checked without
 // touching the disk (parameters, scheme, signature), mark the target slot bad in one
 // atomic grubenv write, record it as being written, stream-download-decompress-hash-write
-// (each flushed part read back from the device while the rest downloads), fsync, read
-// back the rest, compare both digests, and only then record the slot as staged. Activating it
+// (each written buffer read back from the device and compared while the rest downloads),
+// fsync, compare the digest, and only then record the slot as staged. Activating it
 // is a separate, later step. A crash anywhere leaves the target unbootable and the
 // booted slot untouched.
 
@@ -150,7 +150,7 @@ export async function stage(p: StageParams, ctx: StageContext): Promise<StageRes
       await source.pipeTo(tap);
       await sink.end();
       const written = await writer.finish();
-      const timings = { writeMs: Date.now() - started - written.verifyMs, verifyMs: written.verifyMs };
+      const timings = { writeMs: Date.now() - started - written.syncMs - written.verifyMs, syncMs: written.syncMs, verifyMs: written.verifyMs };
       if (p.size !== undefined && written.bytes !== p.size) throw new AgentError("download-failed", `got ${written.bytes} bytes, expected ${p.size}`);
       if (p.digest && written.digest !== p.digest) throw new AgentError("digest-mismatch", `the image's SHA-256 is ${written.digest}, expected ${p.digest}`);
       if (written.readBack !== written.digest)

@@ -112,20 +112,57 @@ test("resumes after bytes already on the device: both digests cover the whole im
   await assert.rejects(SlotWriter.open({ device: dev, capacity: CAPACITY, startAt: 1000 }), { code: "internal" });
 });
 
-test("the read-back digest is of what the device holds after the flush, not of what was handed to it", async () => {
+/** Changes one byte of the device file behind the writer's back. */
+function tamper(dev: string, at: number): void {
+  const fd = fs.openSync(dev, "r+");
+  fs.writeSync(fd, Buffer.from([(image[at] as number) ^ 0xff]), 0, 1, at);
+  fs.closeSync(fd);
+}
+
+test("with O_DIRECT each buffer is read back and compared as written: a byte the device changed fails the write and is named", {
+  skip: !directWorks && "no O_DIRECT here",
+}, async () => {
+  const dev = device("tamper-direct");
+  let tampered = false;
+  const w = await open({
+    device: dev,
+    capacity: CAPACITY,
+    ...small,
+    onProgress: () => {
+      // The first buffer's write has returned and its read-back has not started.
+      if (!tampered) tamper(dev, 0);
+      tampered = true;
+    },
+  });
+  try {
+    await assert.rejects(
+      (async () => {
+        await writeAll(w, image);
+        await w.finish();
+      })(),
+      (err: Error & { code?: string }) => {
+        assert.equal(err.code, "verify-failed");
+        const hex = (b: number) => `0x${b.toString(16).padStart(2, "0")}`;
+        assert.match(err.message, new RegExp(`byte 0 is ${hex((image[0] as number) ^ 0xff)}, written ${hex(image[0] as number)}`));
+        return true;
+      },
+    );
+  } finally {
+    await w.close();
+  }
+});
+
+test("through the page cache the read-back digest is of what the device holds after the final flush, not of what was handed to it", async () => {
   const dev = device("tamper");
   let tampered = false;
   const w = await open({
     device: dev,
     capacity: CAPACITY,
     flushEvery: 1 << 20,
+    direct: false,
     ...small,
     onCheckpoint: (bytes) => {
-      if (tampered) return;
-      // Something else changes a flushed byte before it is read back.
-      const fd = fs.openSync(dev, "r+");
-      fs.writeSync(fd, Buffer.from([(image[bytes - 1] as number) ^ 0xff]), 0, 1, bytes - 1);
-      fs.closeSync(fd);
+      if (!tampered) tamper(dev, bytes - 1);
       tampered = true;
     },
   });

@@ -128,11 +128,11 @@ export interface StageResult {
   /** Bytes taken from a checkpoint of an interrupted stage instead of downloaded again. */
   resumedFrom: number;
   /**
-   * Milliseconds spent downloading and writing (until the final fsync returned), and
-   * reading back what was not read back yet (the flushed parts are read back during the
-   * download).
+   * Milliseconds spent downloading, writing and reading back (each written part is read
+   * back during the download), in the final fsync, and reading back after it (only on a
+   * device that refused O_DIRECT).
    */
-  timings?: { writeMs: number; verifyMs: number };
+  timings?: { writeMs: number; syncMs: number; verifyMs: number };
 }
 
 /** Result of `activate`. */

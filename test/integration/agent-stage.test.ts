@@ -84,7 +84,7 @@ describe("agent on a loop-backed A/B disk", { concurrency: 2 }, () => {
       const st = await agent.call("stage", { url: server.url("/v2.img"), digest: v2.digest, version: "2.0.0" });
       const { timings, ...rest } = st;
       assert.deepEqual(rest, { slot: "B", digest: v2.digest, bytes: v2.size, written: true, resumedFrom: 0 });
-      assert.ok(timings && timings.writeMs >= 0 && timings.verifyMs >= 0);
+      assert.ok(timings && timings.writeMs >= 0 && timings.syncMs >= 0 && timings.verifyMs >= 0);
       assert.equal(hashDevice(loop.part(4), v2.size), v2.digest);
       let s = await agent.call("status");
       assert.equal(s.slots.B.content, "staged");
