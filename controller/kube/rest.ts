@@ -6,6 +6,7 @@
 import https from "node:https";
 import readline from "node:readline";
 import type { KubeConfig } from "@kubernetes/client-node";
+import type { ResourceRef } from "./resources";
 
 /** A failed API request, with the HTTP status as `code` and the `Status` object's reason. */
 export class KubeError extends Error {
@@ -24,6 +25,16 @@ export class KubeError extends Error {
 /** Whether `err` is an API error with one of `codes`. */
 export function isStatus(err: unknown, ...codes: number[]): boolean {
   return err instanceof KubeError && codes.includes(err.code);
+}
+
+/**
+ * Whether `err` is a 409 Conflict on an object of `resource`: the API server's Status
+ * names the resource (plural and group) in its details, whichever request failed.
+ */
+export function isConflictOn(err: unknown, resource: ResourceRef): boolean {
+  if (!isStatus(err, 409)) return false;
+  const details = ((err as KubeError).body as { details?: { kind?: string; group?: string } } | undefined)?.details;
+  return details?.kind === resource.plural && (details.group ?? "") === resource.group;
 }
 
 /** Options of one request. */

@@ -9,7 +9,7 @@ import { Informer } from "../kube/informer";
 import { createLogger, type Logger } from "../kube/log";
 import { WorkQueue } from "../kube/queue";
 import { NODES, OSNODES, resourcePath } from "../kube/resources";
-import { isStatus, Kube } from "../kube/rest";
+import { isConflictOn, isStatus, Kube } from "../kube/rest";
 import { Metrics } from "../metrics/metrics";
 import type { AgentClient } from "./agent-client";
 import { step } from "./steps";
@@ -95,7 +95,7 @@ export class NodeProxy {
     try {
       r = await this.runStep(osNode, node);
     } catch (err) {
-      if (!(isStatus(err, 409) && (err as Error).message.includes("/osnodes/"))) throw err;
+      if (!isConflictOn(err, OSNODES)) throw err;
       // The OsNode changed since the cache had it (most often the controller's new target
       // landed while this step wrote status): read it now and run the step again at once,
       // rather than wait out the queue's backoff (which the rollout would wait for too).

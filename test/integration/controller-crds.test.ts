@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { fullOsNode, fullOsNodeStatus, fullRollout, fullRolloutStatus } from "../../controller/api/examples";
 import type { OsRollout } from "../../controller/api/types";
-import { OSNODES, ROLLOUTS, resourcePath } from "../../controller/kube/resources";
-import { type Kube, KubeError } from "../../controller/kube/rest";
+import { NODES, OSNODES, ROLLOUTS, resourcePath } from "../../controller/kube/resources";
+import { isConflictOn, type Kube, KubeError } from "../../controller/kube/rest";
 import type { ControlPlane } from "../../lab/harness/control-plane";
 import { startApiServer, stopApiServer } from "./support/api-server";
 
@@ -40,6 +40,21 @@ describe("the twinroot CRDs on a real API server", { timeout: 300_000 }, () => {
     });
     assert.equal(s.spec.paused, false, "a status write does not change spec");
     assert.equal(s.metadata.generation, 1, "a status write does not bump generation");
+  });
+
+  it("answer a status write on a stale resourceVersion with a conflict that names the per-node resource", async () => {
+    const created = await kube.request<ReturnType<typeof fullOsNode>>("POST", resourcePath(OSNODES), { body: fullOsNode("stale-1") });
+    const status = (sub?: string) => kube.request("PUT", resourcePath(OSNODES, { name: "stale-1", sub }), { body: { ...created, status: fullOsNodeStatus() } });
+    await status("status");
+    // The proxy tells this conflict (step again at once) from one on a Node (retry later).
+    for (const sub of ["status", undefined]) {
+      await assert.rejects(status(sub), (err: unknown) => {
+        assert.ok(isConflictOn(err, OSNODES), String(err));
+        assert.equal(isConflictOn(err, NODES), false);
+        assert.equal(isConflictOn(err, ROLLOUTS), false);
+        return true;
+      });
+    }
   });
 
   const refused = async (mutate: (r: OsRollout) => void, field: RegExp, message: RegExp) => {
