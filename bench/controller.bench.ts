@@ -25,8 +25,8 @@
 import fs from "node:fs";
 import http from "node:http";
 import path from "node:path";
-import { API_VERSION, type OsRollout } from "../controller/api/types";
-import { sleep } from "../controller/kube/backoff";
+import { waitForRollout } from "../components/rollout-wait";
+import { API_VERSION } from "../controller/api/types";
 import { installCrds } from "../controller/kube/install";
 import { createLogger } from "../controller/kube/log";
 import { ROLLOUTS, resourcePath } from "../controller/kube/resources";
@@ -144,18 +144,18 @@ async function run(nodes: number, bundle: string): Promise<Run> {
         },
       },
     });
-    const deadline = Date.now() + 60 * 60_000;
     let lastLog = 0;
-    for (;;) {
-      const r = await kube.request<OsRollout>("GET", resourcePath(ROLLOUTS, { name: "bench" }));
-      if (r.status?.conditions?.some((c) => c.type === "Complete" && c.status === "True")) break;
-      if (Date.now() > deadline) throw new Error(`rollout over ${nodes} nodes did not complete: ${JSON.stringify(r.status)}`);
-      if (Date.now() - lastLog > 15_000) {
-        log.info("rolling", { nodes, updated: r.status?.updated, inProgress: r.status?.inProgress });
+    await waitForRollout(kube, {
+      name: "bench",
+      generation: 1,
+      timeoutMs: 60 * 60_000,
+      pollMs: 500,
+      onProgress: (message) => {
+        if (Date.now() - lastLog < 15_000) return;
+        log.info("rolling", { nodes, state: message });
         lastLog = Date.now();
-      }
-      await sleep(500);
-    }
+      },
+    });
     const seconds = (Date.now() - t) / 1000;
     const requests1 = await requestsSoFar(health);
     const byVerb = Object.fromEntries([...requests1].map(([k, v]) => [k, v - (requests0.get(k) ?? 0)]));

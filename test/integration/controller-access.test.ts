@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { V1Node } from "@kubernetes/client-node";
-import { API_VERSION, type OsNode, type OsRollout } from "../../controller/api/types";
+import { waitForRollout } from "../../components/rollout-wait";
+import { API_VERSION, type OsNode } from "../../controller/api/types";
 import { sleep } from "../../controller/kube/backoff";
 import { installCrds } from "../../controller/kube/install";
 import { silentLogger } from "../../controller/kube/log";
@@ -156,14 +157,8 @@ describe("least privilege on a real API server", { timeout: 300_000 }, () => {
           },
         },
       });
-      const deadline = Date.now() + 120_000;
-      let r: OsRollout | undefined;
-      while (Date.now() < deadline) {
-        r = await admin.request<OsRollout>("GET", resourcePath(ROLLOUTS, { name: "priv" }));
-        if (r.status?.conditions?.some((c) => c.type === "Complete" && c.status === "True")) break;
-        await sleep(250);
-      }
-      assert.equal(r?.status?.updated, 2, `the rollout completed: ${JSON.stringify(r?.status)}`);
+      const r = await waitForRollout(admin, { name: "priv", generation: 1, timeoutMs: 120_000, pollMs: 250 });
+      assert.equal(r.status?.updated, 2, `the rollout completed: ${JSON.stringify(r.status)}`);
       for (const agent of fleet.agents) assert.equal(agent.slots[agent.booted].version, "1.1.0");
       const lease = await admin.request<{ spec: { holderIdentity?: string } }>("GET", resourcePath(LEASES, { namespace, name: "twinroot-controller" }));
       assert.ok(lease.spec.holderIdentity, "the controller holds its Lease in its own namespace");
