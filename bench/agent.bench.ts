@@ -8,11 +8,21 @@
 // image server had (other engineers' tests share the machine).
 // agent.stage.cpu: CPU time of the agent per GiB staged (depends much less on how busy
 // the machine is than the MiB/s), against the least CPU the work it must do takes here:
-// two SHA-256 passes and the TLS decryption, timed with `openssl speed` in the same run.
+// one SHA-256 pass and the TLS decryption, timed with `openssl speed` in the same run
+// (the comparison of the bytes read back with those written is not counted).
 // agent.stage.cpu_limit: the MiB/s that this machine's cores allow at the CPU the agent
 // and the image server measured, were nothing else running; against dd, it says whether
 // the target is within reach at all. agent.stage.peak_rss: the agent's peak resident
 // memory (VmHWM) over those stages.
+//
+// agent.stage.disk_limit: the disk half of stage alone (O_DIRECT writes in the writer's
+// buffers, each read back, fsync), against dd: the most that any stage that reads back
+// what it wrote can reach on this device, whatever its CPU.
+//
+// Knobs for investigations: TWINROOT_BENCH_IMAGE_MIB, TWINROOT_BENCH_ROUNDS,
+// TWINROOT_BENCH_EXE (another build), TWINROOT_BENCH_CHECKPOINT_MIB (another checkpoint
+// interval; 0: none), TWINROOT_BENCH_LOOP_DIO=1 (the loop device writes its backing file
+// with O_DIRECT instead of through the page cache).
 //
 // The agent is the single executable, as shipped, with the shipped checkpoint interval
 // (the test harness's default is a small one, for the crash tests). The image server is
@@ -33,6 +43,7 @@ import { buildDisk, copyDisk } from "../lab/image-builder/disk-image";
 import { attachLoop } from "../lab/image-builder/loop";
 import { buildOsImage } from "../lab/image-builder/os-image";
 import { defaultConfig } from "../node-agent/config";
+import { alignedMemory, BUFFER_SIZE, BUFFERS } from "../node-agent/image/writer";
 import { releaseLoop, startAgent, startImageServer } from "../test/integration/agent-harness";
 import { figure, median, report } from "./figures";
 import { cpuSeconds, peakRssMiB, statSeconds, TICK } from "./proc";
@@ -66,8 +77,9 @@ function threadSeconds(pid: number): Map<number, number> {
 
 /**
  * The agent's CPU between two {@link threadSeconds} samples, by thread: the main thread
- * (HTTP, TLS, the I/O calls), the busiest other one (the hash worker: both SHA-256
- * passes) and the rest (libuv's pool running the reads, writes and flushes; V8's helpers).
+ * (HTTP, TLS, the I/O calls), the busiest other one (the hash worker: SHA-256 and the
+ * read-back comparison) and the rest (libuv's pool running the reads, writes and
+ * flushes; V8's helpers).
  */
 function threadSplit(pid: number, before: Map<number, number>, after: Map<number, number>): { main: number; hash: number; rest: number } {
   let main = 0;
@@ -90,6 +102,45 @@ function machineSeconds(): { busy: number; total: number } {
   const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = line.trim().split(/\s+/).slice(1).map(Number);
   const busy = user + nice + system + irq + softirq + steal;
   return { busy: busy / TICK, total: (busy + idle + iowait) / TICK };
+}
+
+/**
+ * The disk half of `stage` alone: the image written with O_DIRECT in the writer's buffers
+ * (as many in flight as it has), each read back with O_DIRECT once its write returned,
+ * then fsync; no network, no hashing, no comparison. What the device allows any stage
+ * that reads back what it wrote, measured next to dd.
+ */
+async function writeReadBack(image: string, device: string): Promise<void> {
+  const inFlight = BUFFERS - 1;
+  const memory = alignedMemory(2 * inFlight * BUFFER_SIZE);
+  const src = fs.openSync(image, "r");
+  const fd = fs.openSync(device, fs.constants.O_RDWR | fs.constants.O_DIRECT);
+  const size = fs.fstatSync(src).size;
+  const io = (write: boolean, buf: Buffer, at: number) =>
+    new Promise<void>((resolve, reject) => {
+      const done = (err: Error | null) => (err ? reject(err) : resolve());
+      if (write) fs.write(fd, buf, 0, buf.length, at, done);
+      else fs.read(fd, buf, 0, buf.length, at, done);
+    });
+  try {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: inFlight }, async (_, i) => {
+        const buf = memory.subarray(2 * i * BUFFER_SIZE, (2 * i + 1) * BUFFER_SIZE);
+        const back = memory.subarray((2 * i + 1) * BUFFER_SIZE, (2 * i + 2) * BUFFER_SIZE);
+        for (let at = next; at < size; at = next) {
+          next += BUFFER_SIZE;
+          const n = fs.readSync(src, buf, 0, BUFFER_SIZE, at);
+          await io(true, buf.subarray(0, n), at);
+          await io(false, back.subarray(0, n), at);
+        }
+      }),
+    );
+    await new Promise<void>((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
+  } finally {
+    fs.closeSync(fd);
+    fs.closeSync(src);
+  }
 }
 
 /** Runs a command without blocking the event loop. */
@@ -171,8 +222,11 @@ async function main(): Promise<void> {
 
   const disk = copyDisk(buildDisk({ slotA: buildOsImage("1.0.0"), slotMiB: IMAGE_MIB + 16 }), dir);
   const loop = attachLoop(disk);
+  if (process.env.TWINROOT_BENCH_LOOP_DIO === "1") execFileSync("losetup", ["--direct-io=on", loop.device]);
   const server = await startServerProcess(dir, image);
-  const checkpointBytes = defaultConfig().checkpointBytes;
+  // TWINROOT_BENCH_CHECKPOINT_MIB: another checkpoint interval than the shipped one (0: only at the end).
+  const checkpointMiB = process.env.TWINROOT_BENCH_CHECKPOINT_MIB;
+  const checkpointBytes = checkpointMiB !== undefined && checkpointMiB !== "" ? Number(checkpointMiB) * 2 ** 20 : defaultConfig().checkpointBytes;
   const agent = await startAgent(dir, loop.device, { caFile: server.caFile, checkpointBytes }, { executable: exe });
   const pid = reaped(agent.proc.child.pid as number);
   const idleRss = peakRssMiB(pid);
@@ -186,7 +240,7 @@ async function main(): Promise<void> {
   await run("curl", ["-sS", "--fail", "--cacert", server.caFile, "-o", "/dev/null", url]);
   const cipher = await negotiatedCipher(url, server.caFile);
   const loads: number[] = [os.loadavg()[0] as number];
-  const speed = { ddDirect: [] as number[], ddCached: [] as number[], stage: [] as number[], curl: [] as number[] };
+  const speed = { ddDirect: [] as number[], ddCached: [] as number[], stage: [] as number[], curl: [] as number[], disk: [] as number[] };
   const cpu = { agent: [] as number[], main: [] as number[], hash: [] as number[], rest: [] as number[], server: [] as number[], dd: [] as number[] };
   // Shares of the machine's CPU time during the stages: busy at all, and taken by the agent and the server.
   const share = { busy: [] as number[], ours: [] as number[] };
@@ -202,6 +256,7 @@ async function main(): Promise<void> {
       const ddCpu = cpuSeconds("self", true);
       speed.ddDirect.push(await timed(() => dd(true)));
       speed.ddCached.push(await timed(() => dd(false)));
+      speed.disk.push(await timed(() => writeReadBack(image, target)));
       cpu.dd.push((cpuSeconds("self", true) - ddCpu) / 2 / gib);
       const agentCpu = cpuSeconds(pid);
       const threads = threadSeconds(pid);
@@ -242,7 +297,7 @@ async function main(): Promise<void> {
       const f = (x: number[]) => x.at(-1)?.toFixed(0);
       const g = (x: number[]) => x.at(-1)?.toFixed(2);
       process.stderr.write(
-        `[bench] round ${r + 1}: dd direct ${f(speed.ddDirect)}, dd cached ${f(speed.ddCached)}, stage ${f(speed.stage)}, curl|dd ${f(speed.curl)} MiB/s; ` +
+        `[bench] round ${r + 1}: dd direct ${f(speed.ddDirect)}, dd cached ${f(speed.ddCached)}, write+read-back ${f(speed.disk)}, stage ${f(speed.stage)}, curl|dd ${f(speed.curl)} MiB/s; ` +
           `stage ${JSON.stringify(res.timings)}, agent ${g(cpu.agent)} s/GiB CPU (main ${g(cpu.main)}, hash ${g(cpu.hash)}, rest ${g(cpu.rest)}), server ${g(cpu.server)} s/GiB; load ${os.loadavg()[0]?.toFixed(1)}\n`,
       );
     }
@@ -251,7 +306,7 @@ async function main(): Promise<void> {
     const c = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, median(v)])) as Record<keyof typeof cpu, number>;
     const sha = median(floor.sha256);
     const dec = median(floor.cipher);
-    const agentFloor = 2 * sha + dec;
+    const agentFloor = sha + dec;
     const baseline = Math.max(m.ddDirect, m.ddCached);
     const cores = os.cpus().length;
     const limit = (sPerGiB: number) => (cores * 1024) / sPerGiB;
@@ -259,7 +314,7 @@ async function main(): Promise<void> {
     const loadNote =
       `load average ${loads[0]?.toFixed(1)} at the start, median ${median(loads).toFixed(1)}, ${loads.at(-1)?.toFixed(1)} at the end, ${cores} CPUs; ` +
       `during the stages the CPUs were ${pct(share.busy)} busy, ${pct(share.ours)} with the agent and the image server`;
-    const note = `${IMAGE_MIB} MiB raw image over HTTPS (127.0.0.1, ${cipher}) onto a loop partition, median of ${ROUNDS}; stage includes SHA-256 while writing, fsync and read-back, checkpoints every ${checkpointBytes >> 20} MiB; ${loadNote}`;
+    const note = `${IMAGE_MIB} MiB raw image over HTTPS (127.0.0.1, ${cipher}) onto a loop partition, median of ${ROUNDS}; stage includes SHA-256 while writing, read-back and comparison, fsync, ${checkpointBytes ? `checkpoints every ${checkpointBytes / 2 ** 20} MiB` : "no checkpoints"}; ${loadNote}`;
     report([
       figure(
         "agent.stage.throughput",
@@ -276,12 +331,20 @@ async function main(): Promise<void> {
         `${note}; baseline: curl | dd bs=4M conv=fsync from the same server (no hashing, no read-back)`,
       ),
       figure(
+        "agent.stage.disk_limit",
+        m.disk,
+        "MiB/s",
+        baseline,
+        `the disk half of stage alone, median of ${ROUNDS}: the image written with O_DIRECT in ${BUFFER_SIZE >> 20} MiB buffers, ${BUFFERS - 1} in flight, each read back once written, then fsync (no network, no hashing); ` +
+          `the most any stage that reads back what it wrote could reach on this device; baseline: dd as in agent.stage.throughput`,
+      ),
+      figure(
         "agent.stage.cpu",
         c.agent,
         "s/GiB",
         agentFloor,
         `CPU time (user + system) of the agent per GiB staged, median of ${ROUNDS}: main thread ${c.main.toFixed(2)}, hash worker ${c.hash.toFixed(2)}, other threads ${c.rest.toFixed(2)}; ` +
-          `baseline: the least it can be, 2 x SHA-256 (${sha.toFixed(2)} s/GiB each) + ${cipher} decryption (${dec.toFixed(2)}) by openssl speed in the same run; ` +
+          `baseline: the least it can be, SHA-256 (${sha.toFixed(2)} s/GiB) + ${cipher} decryption (${dec.toFixed(2)}) by openssl speed in the same run; ` +
           `the image server used ${c.server.toFixed(2)} s/GiB, dd ${c.dd.toFixed(2)} s/GiB (both dd modes, without the kernel's loop threads)`,
       ),
       figure(

@@ -93,7 +93,7 @@ const READ_BACK = 1;
  * reads it where it is. A Buffer's or a SharedArrayBuffer's memory comes from malloc (16-byte
  * alignment); the memory of a WebAssembly.Memory starts on a page boundary.
  */
-function alignedMemory(bytes: number): Buffer {
+export function alignedMemory(bytes: number): Buffer {
   const pages = Math.ceil(bytes / 65536);
   try {
     const wasm = (
