@@ -10,7 +10,7 @@
 //   byte with the buffer, which is still the bytes that were hashed; only then is the
 //   buffer reused. Equal bytes have the digest that was checked, so this is the SHA-256
 //   check of what the device holds, at the cost of a memcmp instead of a second SHA-256
-//   pass (which was a third of the CPU of a stage), and a mismatch names its byte.
+//   pass (which was a fifth of the agent's CPU), and a mismatch names its byte.
 // - Every `flushEvery` bytes the written part is flushed (fdatasync) without stopping the
 //   writes that follow; the flushed part is then a checkpoint, for resuming. After the
 //   last write: fsync. Nothing counts as staged before it returned.
@@ -32,7 +32,7 @@ import { Hasher } from "./hasher";
 
 /** Size of each buffer of the pool. 2 MiB: larger ones cost memory and gain nothing measurable. */
 export const BUFFER_SIZE = 2 << 20;
-/** Buffers in the pool: one filling, the others being written and hashed. */
+/** Buffers in the pool: one filling, the others being written, hashed and read back. */
 export const BUFFERS = 4;
 /**
  * Read-back buffers, as large as the others. With O_DIRECT each written buffer is read
