@@ -119,7 +119,10 @@ export class Hasher {
   compare(a: Uint8Array, b: Uint8Array, done: (err: Error | undefined, diff: number) => void): void {
     if (a.buffer !== this.memory || b.buffer !== this.memory || a.byteLength !== b.byteLength)
       throw new Error("hasher: compare takes two views of the shared memory of equal length");
-    this.send({ op: "compare", a: a.byteOffset, b: b.byteOffset, length: a.byteLength }, (err, r) => done(err, r?.diff ?? -1));
+    // Fails closed: an answer without an index is an error, never "equal".
+    this.send({ op: "compare", a: a.byteOffset, b: b.byteOffset, length: a.byteLength }, (err, r) =>
+      err || typeof r?.diff !== "number" ? done(err ?? new Error("hash worker: compare gave no answer"), -1) : done(undefined, r.diff),
+    );
   }
 
   /** Makes `to` a copy of `from` (both continue independently). */

@@ -164,9 +164,13 @@ export class SlotWriter implements Sink {
   private verifiedTo = 0;
   private verifyTarget = 0;
   /** O_DIRECT: written buffers waiting for a read-back buffer, in the order written. */
-  private readonly toCompare: { buf: Buffer; at: number; len: number; done: () => void }[] = [];
+  private readonly toCompare: { buf: Buffer; at: number; len: number; bytes: number; done: () => void }[] = [];
   /** Read-backs under way (each holds a written buffer and a read-back buffer). */
   private comparing = 0;
+  /** O_DIRECT: image bytes read back and found equal to the ones written (after the resumed prefix). */
+  private comparedBytes = 0;
+  /** Bytes that were on the device before this writer (a resumed stage). */
+  private prefix = 0;
   private writes = 0;
   /** Hash updates under way (the worker still reads their memory). */
   private hashing = 0;
@@ -249,7 +253,7 @@ export class SlotWriter implements Sink {
         this.verifiedTo = this.readTo = this.verifyTarget = 0;
       }
     }
-    this.pos = this.writtenTo = this.flushedTo = startAt;
+    this.pos = this.writtenTo = this.flushedTo = this.prefix = startAt;
   }
 
   write(chunk: Buffer): boolean {
@@ -296,7 +300,7 @@ export class SlotWriter implements Sink {
         if (err || n === 0) this.fail(ioError(`${this.opts.device} at byte ${at + off}`, err ?? new Error("wrote nothing")), true);
         else {
           this.written(at, at + len);
-          if (this.direct) this.compareBack(buf, at, wlen, used);
+          if (this.direct) this.compareBack(buf, at, wlen, len, used);
           else used();
         }
         this.settle();
@@ -347,9 +351,9 @@ export class SlotWriter implements Sink {
     });
   }
 
-  /** O_DIRECT: reads `len` bytes at `at` back from the device and compares them with `buf`, which was written there; then `done`. */
-  private compareBack(buf: Buffer, at: number, len: number, done: () => void): void {
-    this.toCompare.push({ buf, at, len, done });
+  /** O_DIRECT: reads `len` bytes at `at` back from the device and compares them with `buf` (`bytes` of them image), which was written there; then `done`. */
+  private compareBack(buf: Buffer, at: number, len: number, bytes: number, done: () => void): void {
+    this.toCompare.push({ buf, at, len, bytes, done });
     this.nextCompare();
   }
 
@@ -369,8 +373,10 @@ export class SlotWriter implements Sink {
         this.hasher.compare(vbuf.subarray(0, job.len), job.buf.subarray(0, job.len), (herr, i) => {
           this.comparing--;
           if (herr) this.fail(hashError(herr), true);
-          else if (i < 0) job.done();
-          else {
+          else if (i < 0) {
+            this.comparedBytes += job.bytes;
+            job.done();
+          } else {
             const byte = (b: Buffer) => `0x${(b[i] as number).toString(16).padStart(2, "0")}`;
             this.fail(
               new AgentError("verify-failed", `verify: read back from ${this.opts.device}: byte ${job.at + i} is ${byte(vbuf)}, written ${byte(job.buf)}`),
@@ -473,7 +479,11 @@ export class SlotWriter implements Sink {
       throw this.fail(hashError(err), false);
     }
     // With O_DIRECT the READ_BACK stream holds a resumed prefix only; every later byte was compared.
-    if (this.direct) readBack = digest;
+    if (this.direct) {
+      if (this.comparedBytes !== this.pos - this.prefix)
+        throw this.fail(new AgentError("verify-failed", `verify: ${this.comparedBytes} of ${this.pos - this.prefix} bytes written were read back`), false);
+      readBack = digest;
+    }
     return { bytes: this.pos, digest, readBack, direct: this.direct, syncMs: started - syncStarted, verifyMs: Date.now() - started };
   }
 
