@@ -470,19 +470,18 @@ export class SlotWriter implements Sink {
       await this.until(() => (this.verifiedTo >= this.pos && !this.reading) || !!this.error);
       this.throwIfFailed();
     }
+    // With O_DIRECT the READ_BACK stream held a resumed prefix only (copied into WRITTEN);
+    // every later byte was compared, so the bytes read back are the bytes hashed.
+    if (this.direct && this.comparedBytes !== this.pos - this.prefix)
+      throw this.fail(new AgentError("verify-failed", `verify: ${this.comparedBytes} of ${this.pos - this.prefix} bytes written were read back`), false);
     // The hasher takes each digest after every update given to it.
     let digest: string;
     let readBack: string;
     try {
-      [digest, readBack] = await Promise.all([this.hasher.digest(WRITTEN), this.hasher.digest(READ_BACK)]);
+      digest = await this.hasher.digest(WRITTEN);
+      readBack = this.direct ? digest : await this.hasher.digest(READ_BACK);
     } catch (err) {
       throw this.fail(hashError(err), false);
-    }
-    // With O_DIRECT the READ_BACK stream holds a resumed prefix only; every later byte was compared.
-    if (this.direct) {
-      if (this.comparedBytes !== this.pos - this.prefix)
-        throw this.fail(new AgentError("verify-failed", `verify: ${this.comparedBytes} of ${this.pos - this.prefix} bytes written were read back`), false);
-      readBack = digest;
     }
     return { bytes: this.pos, digest, readBack, direct: this.direct, syncMs: started - syncStarted, verifyMs: Date.now() - started };
   }

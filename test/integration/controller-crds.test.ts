@@ -42,13 +42,13 @@ describe("the twinroot CRDs on a real API server", { timeout: 300_000 }, () => {
     assert.equal(s.metadata.generation, 1, "a status write does not bump generation");
   });
 
-  it("answer a status write on a stale resourceVersion with a conflict that names the per-node resource", async () => {
+  it("answer a spec or status write on a stale resourceVersion with a conflict that names the per-node resource", async () => {
     const created = await kube.request<ReturnType<typeof fullOsNode>>("POST", resourcePath(OSNODES), { body: fullOsNode("stale-1") });
-    const status = (sub?: string) => kube.request("PUT", resourcePath(OSNODES, { name: "stale-1", sub }), { body: { ...created, status: fullOsNodeStatus() } });
-    await status("status");
+    const put = (sub?: string) => kube.request("PUT", resourcePath(OSNODES, { name: "stale-1", sub }), { body: { ...created, status: fullOsNodeStatus() } });
+    await put("status");
     // The proxy tells this conflict (step again at once) from one on a Node (retry later).
     for (const sub of ["status", undefined]) {
-      await assert.rejects(status(sub), (err: unknown) => {
+      await assert.rejects(put(sub), (err: unknown) => {
         assert.ok(isConflictOn(err, OSNODES), String(err));
         assert.equal(isConflictOn(err, NODES), false);
         assert.equal(isConflictOn(err, ROLLOUTS), false);
